@@ -1,0 +1,21 @@
+"""minicnn — a convolutional-network engine you can read line by line.
+
+    import minicnn as mc
+    import minicnn.functional as F
+    from minicnn.layers import Conv2D, MaxPooling2D, Flatten, Dense
+
+See README.md for the two commands that set it up and test it.
+"""
+from . import functional
+from .backend import available_backends, get_backend, set_backend, use_backend
+from .rng import manual_seed
+from .tensor import (Function, Parameter, Tensor, detect_anomaly, enable_grad,
+                     get_default_dtype, is_grad_enabled, no_grad, set_default_dtype,
+                     topological_order)
+
+# -- layers, models, optimisers, training (one import line per module; keep this order)
+# (exports-layers)
+# (exports-train)
+# (exports-gradcheck)
+
+__version__ = "0.1.0"

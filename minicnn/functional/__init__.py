@@ -1,0 +1,23 @@
+"""minicnn.functional — every op as a forward/backward pair in plain array code.
+
+One file per op family:
+
+    conv.py        conv2d (im2col + matmul), im2col, col2im
+    pool.py        max_pool2d, avg_pool2d
+    linear.py      linear (Dense)
+    activation.py  relu, leaky_relu, sigmoid, tanh, softmax, log_softmax
+    dropout.py     dropout (inverted)
+    loss.py        cross_entropy (fused with log-softmax), mse_loss
+    shape.py       flatten
+"""
+from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .conv import col2im, conv2d, im2col
+from .dropout import dropout
+from .linear import linear
+from .loss import cross_entropy, mse_loss, nll_of_probabilities
+from .pool import avg_pool2d, max_pool2d
+from .shape import flatten
+
+__all__ = ["conv2d", "im2col", "col2im", "max_pool2d", "avg_pool2d", "linear", "relu",
+           "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout",
+           "cross_entropy", "mse_loss", "nll_of_probabilities", "flatten"]
