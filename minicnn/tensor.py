@@ -152,7 +152,8 @@ def _to_array(data, dtype=None):
     if isinstance(data, Tensor):
         data = data.data
     xp = array_module(data)
-    if not hasattr(data, "dtype"):
+    from_python = not hasattr(data, "dtype")
+    if from_python:
         data = np.asarray(data)
     if data.dtype.kind in "OUSVMmc":
         raise TypeError(f"a Tensor holds real numbers; got an array of dtype {data.dtype}")
@@ -161,7 +162,7 @@ def _to_array(data, dtype=None):
         if dtype.kind != "f":
             raise TypeError(f"a Tensor holds floats; got dtype={dtype}")
         return xp.asarray(data, dtype=dtype)
-    if data.dtype.kind != "f":
+    if from_python or data.dtype.kind != "f":
         return xp.asarray(data, dtype=get_default_dtype())
     return data
 

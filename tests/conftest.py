@@ -1,0 +1,31 @@
+"""Test configuration: hypothesis profiles and the PyTorch oracle requirement.
+
+Hypothesis profiles (choose with --hypothesis-profile=NAME):
+    ci        the default: derandomized (same examples every run), no deadline
+              (the first example pays for imports and warm-up), moderate example counts
+    dev       fewer examples, for quick local runs
+    thorough  many more examples, for hunting edge cases
+"""
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    # PyTorch is the cross-check oracle. A missing torch must fail the run loudly, not
+    # turn the cross-checks into skips. MINICNN_ALLOW_NO_TORCH=1 opts out (local use only).
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        if os.environ.get("MINICNN_ALLOW_NO_TORCH") != "1":
+            raise pytest.UsageError(
+                "PyTorch is required by the cross-check tests but is not installed: "
+                "run `pip install -e '.[dev]'` (it pins torch==2.13.0, a CPU build), "
+                "or set MINICNN_ALLOW_NO_TORCH=1 to run without the cross-checks")
