@@ -15,7 +15,8 @@ from .tensor import (Function, Parameter, Tensor, detect_anomaly, enable_grad,
 
 # -- layers, models, optimisers, training (one import line per module; keep this order)
 # (exports-layers)
-# (exports-train)
-# (exports-gradcheck)
+from . import data, losses, metrics, optim
+from .train import History, TrainingAPI
+from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 
 __version__ = "0.1.0"
