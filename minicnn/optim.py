@@ -11,6 +11,11 @@ Two ways to use one::
     model.compile(optimizer=mc.optim.SGD(lr=0.01), loss=...)        # Keras style:
                                                                     # compile binds the params
 
+``opt.state_dict()`` / ``opt.load_state_dict(state)`` save and restore the
+hyper-parameters, the per-parameter buffers (NumPy arrays) and the step counts:
+training resumed from a saved state gives the same weights as never stopping.
+``opt.lr`` may be changed between steps (a learning-rate schedule).
+
 Notation in the docstrings: p a parameter, g its gradient, lr the learning rate, t the
 step count (1 for the first step). Parameters whose ``grad`` is None (not reached by the
 last backward) are skipped and their buffers are left alone. Updates are made in place

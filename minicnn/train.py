@@ -75,18 +75,25 @@ class TrainingAPI:
         if loss is None:
             raise ValueError(f"compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
                              f"valid names are {sorted(_losses.LOSSES)}")
-        optimizer = _optim.get(optimizer)
-        params = list(self.parameters())
-        if [id(p) for p in optimizer.params] != [id(p) for p in params]:
-            optimizer.bind(params)
-        self.optimizer = optimizer
+        self.optimizer = _optim.get(optimizer)
+        self._bind_optimizer()
         self.loss = loss
         self._loss_fn, self._loss_name = _losses.get(loss)
-        if isinstance(metrics, (str, dict)) or callable(metrics):
+        if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self._metrics = [_metrics.get(m) for m in (metrics or [])]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
         return self
+
+    def _bind_optimizer(self):
+        """Give the optimizer this model's parameters (unless it already has exactly them).
+
+        Called by compile, and again after the first batch of fit: Keras-style layers
+        make their weights when they first see an input, so a model built without
+        ``input_shape`` has no parameters until then."""
+        params = list(self.parameters())
+        if params and [id(p) for p in self.optimizer.params] != [id(p) for p in params]:
+            self.optimizer.bind(params)
 
     def _check_compiled(self, method):
         if getattr(self, "_loss_fn", None) is None:
@@ -137,6 +144,8 @@ class TrainingAPI:
                 y_batch = y[index]
                 self.optimizer.zero_grad()
                 y_pred = self(self._input_tensor(x[index]))
+                if start == 0 and epoch == 0:
+                    self._bind_optimizer()       # the weights exist now, even if unbuilt before
                 loss = self._compute_loss(y_pred, y_batch)
                 loss.backward()
                 self.optimizer.step()
