@@ -14,7 +14,9 @@ from .tensor import (Function, Parameter, Tensor, detect_anomaly, enable_grad,
                      topological_order)
 
 # -- layers, models, optimisers, training (one import line per module; keep this order)
-# (exports-layers)
+from . import layers, models
+from .layers import Module, activations, initializers
+from .models import Model, Sequential
 from . import data, losses, metrics, optim
 from .train import History, TrainingAPI
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck

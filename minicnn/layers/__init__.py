@@ -1,0 +1,20 @@
+"""minicnn.layers — Keras-style layers that own Parameters and call minicnn.functional.
+
+    base.py          Module (PyTorch-style subclassing), Layer (lazy Keras-style build)
+    conv.py          Conv2D
+    pool.py          MaxPooling2D (MaxPool2D), AveragePooling2D (AvgPool2D)
+    core.py          Dense, Flatten, Dropout, Activation, ReLU, Softmax
+    initializers.py  glorot_uniform, he_normal, ... (Keras' names and fan rules)
+    activations.py   'relu', 'softmax', ... -> functional ops
+
+Data is NCHW; ``input_shape`` is one sample's shape, channels first: (C, H, W).
+"""
+from . import activations, initializers
+from .base import Layer, Module, reset_names
+from .conv import Conv2D
+from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
+from .pool import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+
+__all__ = ["Module", "Layer", "reset_names", "Conv2D", "MaxPooling2D", "MaxPool2D",
+           "AveragePooling2D", "AvgPool2D", "Dense", "Flatten", "Dropout", "Activation",
+           "ReLU", "Softmax", "activations", "initializers"]

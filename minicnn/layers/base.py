@@ -1,0 +1,478 @@
+"""Module and Layer: objects that own Parameters and call the ops of minicnn.functional.
+
+Module (PyTorch style). Subclass it, assign sub-modules and Parameters as attributes in
+``__init__``, and write ``forward``::
+
+    class Net(mc.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = Conv2D(6, 5, activation="relu")
+            self.blocks = [Dense(32), Dense(10)]     # lists/tuples/dicts of Modules count too
+        def forward(self, x):
+            return self.blocks[1](self.blocks[0](F.flatten(self.conv(x))))
+
+Nothing is registered by hand: ``named_parameters`` walks the attributes (in the order
+they were first assigned) and finds every Parameter, Module, and list/tuple/dict of
+Modules. That walk gives ``parameters()``, ``state_dict()``, ``train()``/``eval()``...
+
+Layer (Keras style) is a Module whose weights wait for the first input: ``build
+(input_shape)`` makes them when the layer first sees a sample shape, either from
+``input_shape=`` or from its first batch. ``compute_output_shape`` does the size
+arithmetic without running anything, so a model's summary needs no forward pass.
+
+Shapes are per sample, without the batch axis: ``input_shape=(C, H, W)``.
+"""
+import re
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import array_module
+from ..rng import new_rng
+from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope, no_grad
+from . import initializers
+
+# ----------------------------------------------------------------------------- names
+_NAME_COUNTS = {}
+
+
+def to_snake_case(name):
+    """Keras' rule: 'Conv2D' -> 'conv2d', 'MaxPooling2D' -> 'max_pooling2d', 'ReLU' -> 're_lu'."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base):
+    """'conv2d' the first time, then 'conv2d_1', 'conv2d_2', ... (as Keras names layers)."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names():
+    """Start the automatic layer names again from 'conv2d', 'dense', ... (Keras' clear_session)."""
+    _NAME_COUNTS.clear()
+
+
+# ----------------------------------------------------------------------------- Module
+class Module:
+    """Base class of layers and models: owns Parameters and sub-Modules, has a ``forward``.
+
+    Calling a module runs ``forward`` inside ``layer_scope(name)``, so an anomaly or an
+    op error can name the layer it happened in.
+    """
+    name = None          # class-level defaults, so a subclass that forgets
+    training = True      # super().__init__() still works
+
+    def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.training = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(self, x)")
+
+    def __call__(self, *args, **kwargs):
+        with layer_scope(self.name or type(self).__name__):
+            out = self.forward(*args, **kwargs)
+        self._note_output(out)
+        return out
+
+    def _note_output(self, out):
+        """Remember the per-sample output shape (shown by summary for subclassed models)."""
+        if isinstance(out, Tensor) and out.ndim:
+            shape = out.shape[1:]
+            seen = getattr(self, "_output_shape", None)
+            self._output_shape = shape if seen in (None, shape) else "multiple"
+
+    def describe(self):
+        """'Conv2D 'conv2d'': how error messages name this module."""
+        return f"{type(self).__name__} '{self.name or to_snake_case(type(self).__name__)}'"
+
+    # -- the tree of modules
+    def named_children(self):
+        """(attribute, Module) for each direct sub-module, in the order assigned.
+        A list/tuple/dict attribute ``blocks`` gives 'blocks.0', 'blocks.1', ..."""
+        for attr, value in vars(self).items():
+            if isinstance(value, Module):
+                yield attr, value
+            elif isinstance(value, (list, tuple, dict)):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, item in items:
+                    if isinstance(item, Module):
+                        yield f"{attr}.{key}", item
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        """(path, Module) for this module and every module below it, each once, parents first."""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield path, module
+            below = [(f"{path}.{name}" if path else name, child)
+                     for name, child in module.named_children()]
+            stack.extend(reversed(below))
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    # -- parameters
+    def named_parameters(self, prefix="", trainable_only=True):
+        """(path, Parameter) pairs such as ('conv.kernel', p), each Parameter once, in
+        definition order (a module's own Parameters, then its children's).
+        ``trainable_only=False`` includes the non-trainable ones (as state_dict does).
+        Only the weights made so far: a layer without input_shape= has none before its
+        first input."""
+        self._require_built(None)
+        seen = set()
+        for path, module in self.named_modules(prefix):
+            for attr, value in vars(module).items():
+                if (isinstance(value, Parameter) and id(value) not in seen
+                        and (value.trainable or not trainable_only)):
+                    seen.add(id(value))
+                    yield (f"{path}.{attr}" if path else attr), value
+
+    def parameters(self):
+        """The trainable Parameters, in definition order, without duplicates (a list).
+        Only the weights made so far (see named_parameters): build a model before giving
+        its parameters to an optimiser by hand (compile/fit take care of it)."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        """Forget the gradients of every Parameter (set ``.grad`` to None)."""
+        for _, p in self.named_parameters(trainable_only=False):
+            p.grad = None
+
+    def count_params(self):
+        """How many numbers the weights hold, trainable or not (Keras' count_params)."""
+        self._require_built("count_params")
+        return sum(p.size for _, p in self.named_parameters(trainable_only=False))
+
+    def _require_built(self, what):
+        """Build the layers whose input_shape was given; if others still have no weights,
+        raise an error that starts with ``what`` (unless it is None)."""
+        for module in self.modules():
+            if getattr(module, "has_weights", False) and not module.built:
+                if module.input_shape is not None:
+                    module.prepare(module.input_shape)
+                    continue
+                if what is None:
+                    continue
+                raise ValueError(
+                    f"{what}: {module.describe()} has no weights yet: a layer makes them when it "
+                    f"first sees its input shape. Give the first layer input_shape=(C, H, W), "
+                    f"call model.build(input_shape), or call the model on a batch first")
+
+    # -- modes and dtypes
+    def train(self, mode=True):
+        """Training mode (Dropout drops units) for this module and all below it."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout passes its input through)."""
+        return self.train(False)
+
+    def to(self, dtype):
+        """Convert every Parameter (in place) to a float dtype; weights built later get it too."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{self.describe()}.to: parameters must be floats, got {dtype}")
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._dtype = dtype
+        for _, p in self.named_parameters(trainable_only=False):
+            p.data = p.data.astype(dtype)
+            p.grad = None if p.grad is None else p.grad.astype(dtype)
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    # -- saving and loading
+    def state_dict(self):
+        """OrderedDict path -> copy of the Parameter's array, every Parameter included."""
+        self._require_built("state_dict")
+        return OrderedDict((name, p.data.copy())
+                           for name, p in self.named_parameters(trainable_only=False))
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the Parameters with the same paths (cast to their dtype).
+
+        Every shape is checked before anything is written. With ``strict`` the keys must
+        match exactly. Returns (missing keys, unexpected keys).
+        """
+        self._require_built("load_state_dict")
+        params = OrderedDict(self.named_parameters(trainable_only=False))
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        if strict and (missing or unexpected):
+            raise ValueError(f"load_state_dict: the state dict does not fit {self.describe()}: "
+                             f"missing keys {missing}, unexpected keys {unexpected}")
+        updates = []
+        for key, p in params.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = value.data if isinstance(value, Tensor) else value
+            if tuple(np.shape(value)) != p.shape:
+                raise ValueError(f"load_state_dict: '{key}' has shape {p.shape} in the model but "
+                                 f"{tuple(np.shape(value))} in the state dict")
+            updates.append((p, value))
+        for p, value in updates:
+            p.data = array_module(p.data).array(value, dtype=p.dtype)
+        return missing, unexpected
+
+    def get_weights(self):
+        """Keras' name: the arrays of state_dict(), as a list."""
+        return list(self.state_dict().values())
+
+    def set_weights(self, weights):
+        """Keras' name: load a list of arrays in the order get_weights gives them."""
+        keys = list(self.state_dict())
+        if len(weights) != len(keys):
+            raise ValueError(f"set_weights: {self.describe()} has {len(keys)} weight arrays, "
+                             f"got {len(weights)}")
+        self.load_state_dict(OrderedDict(zip(keys, weights)))
+
+    # -- shapes and printing
+    def prepare(self, input_shape):
+        """The per-sample output shape for a per-sample input shape. A Module knows its
+        shapes only by running: this runs one batch of zeros (Layers override it)."""
+        dtype = next((p.dtype for _, p in self.named_parameters()), get_default_dtype())
+        with no_grad():
+            out = self(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+        return out.shape[1:]
+
+    def summary(self, line_length=None, print_fn=print):
+        """Print a Keras-style table of the layers, output shapes and parameter counts;
+        return it as a string."""
+        from ..models.summary import summary
+        return summary(self, line_length=line_length, print_fn=print_fn)
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+    def __repr__(self):
+        lines = [f"  ({name}): {child!r}".replace("\n", "\n  ")
+                 for name, child in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + (",\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+# ----------------------------------------------------------------------------- Layer
+def looks_channels_last(shape):
+    """True for a sample shape that reads as (H, W, C): 1, 3 or 4 channels last, after
+    two spatial sizes of at least 8, e.g. (28, 28, 1) or (32, 32, 3).
+
+    Checked only on what the user hands in (input_shape=, model.build, the first batch of
+    an unbuilt model). A genuine (C, H, W) of that form, say (16, 100, 1), can be built
+    with model.prepare(shape) (or layer.prepare), which trusts the shape."""
+    return len(shape) == 3 and shape[2] in (1, 3, 4) and min(shape[0], shape[1]) >= 8
+
+
+class Layer(Module):
+    """A Module with Keras conventions: a name like 'conv2d_1', lazy weights, shape checks.
+
+    A subclass sets ``input_ndim`` (dimensions of one sample it needs; None: at least 1)
+    and implements
+        build(input_shape)                  create weights with add_weight
+        compute_output_shape(input_shape)   per-sample output shape (no forward pass)
+        forward(x)                          call ops of minicnn.functional
+    """
+    has_weights = False      # True for layers whose build creates Parameters
+    input_ndim = None        # 3 for image layers: one sample is (C, H, W)
+    channels_first = False   # image layers: check for channels-last looking inputs
+
+    def __init__(self, name=None, input_shape=None, dtype=None):
+        super().__init__(name)
+        self.built = False
+        self._dtype = None if dtype is None else self._float_dtype(dtype)
+        self.input_shape = None
+        if input_shape is not None:
+            if not (isinstance(input_shape, (tuple, list)) and all(
+                    isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                    for n in input_shape)):
+                raise TypeError(f"{self.describe()}: input_shape must be a tuple of ints "
+                                f"(one sample, no batch axis), got {input_shape!r}")
+            input_shape = tuple(int(n) for n in input_shape)
+            self._check_input(input_shape, "input_shape", layout=True, features=False)
+            self.input_shape = input_shape      # the weights are made from it on first use
+
+    def __getattr__(self, attr):
+        # Reached only when normal lookup fails, e.g. ``layer.kernel`` before the weights
+        # exist: build them now if the input shape is known, else say why they are missing.
+        state = self.__dict__
+        if attr.startswith("__") or state.get("built", True) or not self.has_weights:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        if state.get("input_shape") is not None:
+            self.prepare(state["input_shape"])
+            return getattr(self, attr)
+        raise AttributeError(f"{self.describe()} has no attribute {attr!r} yet: a layer makes "
+                             f"its weights when it first sees its input shape (give "
+                             f"input_shape=..., or call it on a batch first)")
+
+    @property
+    def dtype(self):
+        """The dtype of this layer's weights (the default dtype unless given)."""
+        return self._dtype or get_default_dtype()
+
+    # -- the Keras protocol
+    def build(self, input_shape):
+        """Create the weights for a per-sample input shape (layers with weights override)."""
+
+    def compute_output_shape(self, input_shape):
+        """The per-sample output shape; the default keeps the shape."""
+        return tuple(input_shape)
+
+    def prepare(self, input_shape):
+        """Check a per-sample input shape, build the weights the first time, and return
+        the per-sample output shape. Runs no forward pass."""
+        input_shape = tuple(int(n) for n in input_shape)
+        self._check_input(input_shape, "sample")
+        output_shape = self.compute_output_shape(input_shape)    # raises before any weight
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self.input_shape = self.input_shape or input_shape
+        return output_shape
+
+    def add_weight(self, name, shape, initializer, trainable=True):
+        """Create a Parameter with ``initializer`` (seeded through minicnn.rng) and set it
+        as attribute ``name``."""
+        shape = tuple(int(n) for n in shape)
+        value = np.asarray(initializers.get(initializer)(shape, self.dtype, new_rng()))
+        if value.shape != shape:
+            raise ValueError(f"{self.describe()}: the initializer of '{name}' returned shape "
+                             f"{value.shape}, expected {shape}")
+        p = Parameter(value.astype(self.dtype), trainable=trainable, name=f"{self.name}/{name}")
+        setattr(self, name, p)
+        return p
+
+    def __call__(self, x, **kwargs):
+        """y = forward(x) for a batch x (array or Tensor): check its dtype and shape, make
+        the weights on first use, cast x to the weights' dtype, run inside layer_scope."""
+        x = self._as_input(x)
+        top_level = current_layer() is None
+        self._check_input(x.shape, "data", layout=top_level and not self.built)
+        self._output_shape = self.prepare(x.shape[1:])
+        weight = next((v for v in vars(self).values() if isinstance(v, Parameter)), None)
+        if weight is not None and x.dtype != weight.dtype:
+            x = x.astype(weight.dtype)          # as Keras: inputs take the weights' dtype
+        with layer_scope(self.name):
+            return self.forward(x, **kwargs)
+
+    # -- checks that speak the user's language
+    def _as_input(self, x):
+        if not isinstance(x, Tensor):
+            if not hasattr(x, "dtype"):
+                if not isinstance(x, (list, tuple, float, int)):
+                    raise TypeError(f"{self.describe()}: expected an array or a Tensor, "
+                                    f"got {type(x).__name__}")
+                x = np.asarray(x)
+            if np.dtype(x.dtype).kind != "f":
+                raise TypeError(f"{self.describe()}: expected floating-point input, got "
+                                f"{x.dtype}; convert with x.astype('{self.dtype}')")
+            x = Tensor(x)
+        return x
+
+    def _check_input(self, shape, source, layout=False, features=True):
+        """Check an input shape: a batch (N, ...) when source='data', one sample's shape
+        when source='input_shape' (declared) or 'sample' (handed on by the layer before).
+        ``layout``: also reject channels-last looking shapes; ``features``: also check the
+        channels or features against the built weights."""
+        sample = shape[1:] if source == "data" else shape
+        got = {"data": f"an input of shape {shape}", "input_shape": f"input_shape={shape}",
+               "sample": f"samples of shape {shape}"}[source]
+        need = self.input_ndim
+        if source != "data" and any(n < 1 for n in shape):
+            raise ValueError(f"{self.describe()}: sizes in the input shape must be positive, "
+                             f"got {got}")
+        if (need is not None and len(sample) != need) or len(sample) < 1 or len(shape) < 1:
+            raise ValueError(self._ndim_message(shape, source, got))
+        if layout and self.channels_first and looks_channels_last(sample):
+            h, w, c = sample
+            if source == "data":
+                raise ValueError(
+                    f"{self.describe()}: {got} looks channels-last (N, H, W, C); minicnn is "
+                    f"NCHW (N, C, H, W): pass x.transpose(0, 3, 1, 2), of shape "
+                    f"{(shape[0], c, h, w)}")
+            raise ValueError(f"{self.describe()}: {got} looks channels-last (H, W, C); "
+                             f"minicnn is channels-first (C, H, W): use input_shape={(c, h, w)}")
+        problem = self._feature_problem(sample) if features else None
+        if problem:
+            hint = ""
+            if self.channels_first and sample[-1] == getattr(self, "in_channels", None):
+                hint = ("; it looks channels-last, but minicnn is NCHW (N, C, H, W): pass "
+                        "x.transpose(0, 3, 1, 2)" if source == "data" else
+                        "; it looks channels-last, but minicnn is channels-first (C, H, W)")
+            raise ValueError(f"{self.describe()}: {problem}, got {got}{hint}")
+
+    def _ndim_message(self, shape, source, got):
+        need = self.input_ndim
+        layout = getattr(self, "input_layout", "(features,)")
+        if source == "data":
+            wanted = (f"a {need + 1}-D input (N, {layout[1:]}" if need else
+                      "an input with a batch axis (N, ...), at least 2-D")
+            hint = ("; for a single sample add a batch axis: x[None]"
+                    if need and len(shape) == need else "")
+        else:
+            wanted = (f"one sample's shape {layout}" if need else "a non-empty sample shape")
+            hint = "; leave out the batch axis" if need and len(shape) == need + 1 else ""
+        return f"{self.describe()}: expected {wanted}, got {got}{hint}"
+
+    def _feature_problem(self, sample):
+        """What is wrong with a sample shape for a built layer (None if nothing)."""
+        return None
+
+    def _float_dtype(self, dtype):
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{self.describe()}: dtype must be a float type, got {dtype}")
+        return dtype
+
+    # -- argument checks for constructors
+    def _positive_int(self, value, what):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{self.describe()}: {what} must be a positive integer, got {value!r}")
+        return int(value)
+
+    def _positive_pair(self, value, what):
+        """(a, b) from an int or a pair, both at least 1."""
+        pair = (value, value) if isinstance(value, (int, np.integer)) else value
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
+            raise TypeError(f"{self.describe()}: {what} must be an int or a pair of ints, "
+                            f"got {value!r}")
+        if min(pair) < 1:
+            raise ValueError(f"{self.describe()}: {what} must be at least 1, got {value!r}")
+        return int(pair[0]), int(pair[1])
+
+    def _padding(self, value):
+        """'valid', 'same', an int or a pair of ints >= 0."""
+        if isinstance(value, str):
+            if value.lower() not in ("valid", "same"):
+                raise ValueError(f"{self.describe()}: padding must be 'valid', 'same', an int "
+                                 f"or a pair, got {value!r}")
+            return value.lower()
+        pair = (value, value) if isinstance(value, (int, np.integer)) else value
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
+            raise TypeError(f"{self.describe()}: padding must be 'valid', 'same', an int or a "
+                            f"pair of ints, got {value!r}")
+        if min(pair) < 0:
+            raise ValueError(f"{self.describe()}: padding must not be negative, got {value!r}")
+        return int(pair[0]), int(pair[1])
+
+    def extra_repr(self):
+        return f"name={self.name!r}"

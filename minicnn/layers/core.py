@@ -1,0 +1,141 @@
+"""Dense, Flatten, Dropout and the activation layers (Activation, ReLU, Softmax)."""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from . import activations, initializers
+from .base import Layer
+
+
+class Dense(Layer):
+    """y = activation(x @ kernel + bias), on the last axis.
+
+    Dense(units, activation=None, use_bias=True, kernel_initializer='glorot_uniform',
+          bias_initializer='zeros', input_shape=None, name=None, dtype=None, input_dim=None)
+
+    x (N, in) -> y (N, units); leading axes are kept: (N, ..., in) -> (N, ..., units).
+    Weights: kernel (in, units), bias (units,). A softmax activation leaves its output a
+    Softmax-made Tensor, so the loss can work from the logits.
+    """
+    has_weights = True
+    input_layout = "(features,)"
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, name=None, dtype=None,
+                 input_dim=None):
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        self.units = self._positive_int(units, "units")
+        self.activation = activations.get(activation, axis=-1, who=self.describe())
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer, who=self.describe())
+        self.bias_initializer = initializers.get(bias_initializer, who=self.describe())
+        self.in_features = None            # known once built
+
+    def build(self, input_shape):
+        self.in_features = input_shape[-1]
+        self.add_weight("kernel", (self.in_features, self.units), self.kernel_initializer)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer)
+                     if self.use_bias else None)
+
+    def _feature_problem(self, sample):
+        if self.in_features is not None and sample[-1] != self.in_features:
+            return (f"expected {self.in_features} input features on the last axis "
+                    f"(N, {self.in_features})")
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x):
+        return self.activation(F.linear(x, self.kernel, self.bias))
+
+    @property
+    def weight(self):
+        """PyTorch's name for the kernel (here (in, out): y = x @ W + b)."""
+        return self.kernel
+
+    def extra_repr(self):
+        return (f"{self.units}, activation={activations.name_of(self.activation)!r}, "
+                f"name={self.name!r}")
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W): one row per sample, in C, H, W order."""
+
+    def compute_output_shape(self, input_shape):
+        return (math.prod(input_shape),)
+
+    def forward(self, x):
+        return F.flatten(x)
+
+
+class Dropout(Layer):
+    """In training mode zero each element with probability ``rate`` and scale the rest by
+    1 / (1 - rate); in eval mode (model.eval(), predict, evaluate) pass x through.
+
+    Dropout(rate, seed=None): with a seed the layer draws its masks from its own
+    generator; without one from minicnn's global generator (see mc.manual_seed).
+    Shape: any -> same.
+    """
+
+    def __init__(self, rate, seed=None, input_shape=None, name=None):
+        super().__init__(name=name, input_shape=input_shape)
+        number = isinstance(rate, (int, float, np.number)) and not isinstance(rate, bool)
+        if not number or not 0 <= rate < 1:
+            raise ValueError(f"{self.describe()}: rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.rng = None if seed is None else np.random.default_rng(seed)
+
+    def forward(self, x, training=None):
+        training = self.training if training is None else training
+        return F.dropout(x, self.rate, training=training, rng=self.rng)
+
+    def extra_repr(self):
+        return f"rate={self.rate}, name={self.name!r}"
+
+
+class Activation(Layer):
+    """y = activation(x), by name ('relu', 'softmax', ...) or function; softmax and
+    log_softmax over the last axis. Shape: any -> same."""
+
+    def __init__(self, activation, input_shape=None, name=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation = activations.get(activation, axis=-1, who=self.describe())
+
+    def forward(self, x):
+        return self.activation(x)
+
+    def extra_repr(self):
+        return f"{activations.name_of(self.activation)!r}, name={self.name!r}"
+
+
+class ReLU(Layer):
+    """y = max(x, 0). Shape: any -> same."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class Softmax(Layer):
+    """y = softmax(x) along ``axis`` (default the last): e^x_i / sum_j e^x_j. Shape: any -> same."""
+
+    def __init__(self, axis=-1, input_shape=None, name=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{self.describe()}: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def _feature_problem(self, sample):
+        if not -(len(sample) + 1) <= self.axis <= len(sample):
+            return f"axis={self.axis} is out of range for a {len(sample) + 1}-D input"
+        return None
+
+    def forward(self, x):
+        return F.softmax(x, axis=self.axis)
+
+    def extra_repr(self):
+        return f"axis={self.axis}, name={self.name!r}"

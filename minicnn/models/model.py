@@ -1,0 +1,63 @@
+"""Model: the base class of Keras-style models (a Module with compile/fit/evaluate/predict).
+
+Subclass it as in Keras or PyTorch; define ``call`` (Keras) or ``forward`` (PyTorch)::
+
+    class SmallNet(mc.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = Conv2D(8, 3, activation="relu")
+            self.pool = MaxPooling2D(2)
+            self.flatten = Flatten()
+            self.out = Dense(10, activation="softmax")
+
+        def call(self, x):
+            return self.out(self.flatten(self.pool(self.conv(x))))
+
+    model = SmallNet()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+"""
+from ..layers.base import Module
+from ..train import TrainingAPI
+
+
+class Model(Module, TrainingAPI):
+    """A Module that trains itself: ``compile``, ``fit``, ``evaluate``, ``predict``.
+
+    Model(name=None). The functional form Model(inputs, outputs) is reserved for the
+    graph of layers (Input -> layers -> outputs).
+    """
+
+    def __init__(self, inputs=None, outputs=None, name=None):
+        if inputs is not None or outputs is not None:
+            raise NotImplementedError(
+                "Model(inputs, outputs), the graph of layers, is not available yet: subclass "
+                "Model and define call(self, x) (or forward), or use Sequential([...])")
+        super().__init__(name=name)
+
+    def forward(self, *args, **kwargs):
+        return self.call(*args, **kwargs)
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define call(self, x) "
+                                  f"(Keras style) or forward(self, x) (PyTorch style)")
+
+    def build(self, input_shape):
+        """Create every layer's weights for a per-sample input shape (C, H, W), by running
+        one batch of zeros through the model (a subclassed model's shapes come from running).
+        A leading None batch axis, as Keras writes it, is dropped."""
+        self.prepare(sample_shape(input_shape))
+        return self
+
+    def get_layer(self, name):
+        """The sub-module called ``name`` (Keras' get_layer)."""
+        for module in self.modules():
+            if module.name == name:
+                return module
+        names = [m.name for m in self.modules()[1:]]
+        raise ValueError(f"{self.describe()} has no layer named {name!r}; it has {names}")
+
+
+def sample_shape(input_shape):
+    """One sample's shape: (C, H, W) from (C, H, W) or Keras' (None, C, H, W)."""
+    input_shape = tuple(input_shape)
+    return input_shape[1:] if input_shape and input_shape[0] is None else input_shape
