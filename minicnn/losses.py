@@ -22,11 +22,13 @@ model ending in ``Dense(10, activation="softmax")`` does. The loss then looks th
 the softmax and uses the logits that went into it (``F.nll_of_probabilities``), so
 huge logits never produce log(0).
 """
+import abc
+
 from . import functional as F
 from .tensor import Tensor
 
 
-class Loss:
+class Loss(abc.ABC):
     """Base class: ``loss(y_true, y_pred)`` (Keras order) -> 0-d Tensor."""
     name = "loss"
 
@@ -38,9 +40,9 @@ class Loss:
                             f"use loss.compute(y_pred, y_true)")
         return self.compute(y_pred, y_true)
 
+    @abc.abstractmethod
     def compute(self, y_pred, y_true):
         """The loss with the prediction first (the order of ``minicnn.functional``)."""
-        raise NotImplementedError
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -21,6 +21,7 @@ step count (1 for the first step). Parameters whose ``grad`` is None (not reache
 last backward) are skipped and their buffers are left alone. Updates are made in place
 on ``p.data`` and keep its dtype.
 """
+import abc
 import math
 import numbers
 
@@ -30,7 +31,7 @@ from .backend import array_module
 from .tensor import Tensor
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: holds the parameters, the hyper-parameters and per-parameter state.
 
     A subclass lists its hyper-parameters in ``defaults`` and implements
@@ -123,8 +124,9 @@ class Optimizer:
             g = p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
             self.update(p, g, state)
 
+    @abc.abstractmethod
     def update(self, p, g, state):
-        raise NotImplementedError
+        """Change p.data in place from its gradient g, keeping buffers in ``state``."""
 
     # -- saving and restoring
     def state_dict(self):

@@ -187,6 +187,7 @@ class Tensor:
         self.creator = None
         self.name = name
         self._retains_grad = False
+        self.softmax_logits = None   # set by F.softmax: (logits, axis) behind these probabilities
 
     # -- what it is
     shape = property(lambda self: tuple(self.data.shape))

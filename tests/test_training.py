@@ -287,11 +287,6 @@ def test_softmax_model_with_huge_logits_stays_finite(digits):
     assert np.isfinite(model.evaluate(x, y))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "minicnn/functional/loss.py nll_of_probabilities finds the logits through "
-    "probs.creator, which Function.__call__ does not set under no_grad(); evaluate runs "
-    "under no_grad, so its loss for a softmax model comes from clipped probabilities "
-    "(at most -log(1e-7) = 16.1 per sample) instead of the logits"))
 def test_evaluate_loss_of_a_softmax_model_uses_the_logits(digits):
     x, y, _, _ = digits
     model = small_model()

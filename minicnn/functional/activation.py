@@ -4,7 +4,7 @@ All keep the input's shape. Each Function saves the least backward needs (often 
 output itself: sigmoid' = y (1 - y), tanh' = 1 - y^2).
 """
 from ..backend import array_module
-from ..tensor import Function
+from ..tensor import Function, as_tensor
 
 
 class ReLU(Function):
@@ -106,8 +106,16 @@ def tanh(x):
 
 
 def softmax(x, axis=-1):
-    """Softmax along ``axis`` (rows sum to 1). Shape: any -> same."""
-    return Softmax(axis)(x)
+    """Softmax along ``axis`` (rows sum to 1). Shape: any -> same.
+
+    The result remembers its logits (``y.softmax_logits``, also under no_grad) so that a
+    loss on these probabilities can be computed from the logits instead (see
+    ``nll_of_probabilities``).
+    """
+    x = as_tensor(x)
+    y = Softmax(axis)(x)
+    y.softmax_logits = (x, axis)
+    return y
 
 
 def log_softmax(x, axis=-1):

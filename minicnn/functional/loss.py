@@ -11,7 +11,6 @@ import numpy as np
 
 from ..backend import array_module
 from ..tensor import Function, as_tensor
-from .activation import Softmax
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -109,15 +108,14 @@ def cross_entropy(logits, labels, label_smoothing=0.0, reduction="mean"):
 def nll_of_probabilities(probs, labels, label_smoothing=0.0, reduction="mean", eps=1e-7):
     """Cross-entropy of predicted probabilities (Keras' from_logits=False).
 
-    If ``probs`` came straight out of a softmax, the loss is computed from the logits
+    If ``probs`` came straight out of ``softmax`` (with or without a graph), the loss is computed from the logits
     that went into it (the fused, stable ``cross_entropy``), as Keras does: so a model
     ending in ``Dense(..., activation="softmax")`` trains as stably as one ending in
     logits. Otherwise the probabilities are clipped to [eps, 1 - eps] before the log.
     """
     probs = as_tensor(probs)
-    creator = probs.creator
-    if isinstance(creator, Softmax) and creator.axis in (-1, 1) and probs.ndim == 2:
-        return cross_entropy(creator.inputs[0], labels, label_smoothing, reduction)
+    if probs.softmax_logits is not None and probs.softmax_logits[1] in (-1, 1) and probs.ndim == 2:
+        return cross_entropy(probs.softmax_logits[0], labels, label_smoothing, reduction)
     _reduce_check(reduction, "cross_entropy")
     if probs.ndim != 2:
         raise ValueError(f"cross_entropy: predictions must have shape (N, C), got {probs.shape}")

@@ -71,7 +71,7 @@ class Module:
         self.training = True
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define forward(self, x)")
+        raise TypeError(f"{type(self).__name__} must define forward(self, x)")
 
     def __call__(self, *args, **kwargs):
         with layer_scope(self.name or type(self).__name__):

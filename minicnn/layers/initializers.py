@@ -25,6 +25,7 @@ initialiser made with ``seed=`` uses its own seed instead (the same values every
 Numbers are drawn in float64 and then cast, so float32 and float64 models made from one
 seed agree.
 """
+import abc
 import math
 
 import numpy as np
@@ -65,7 +66,7 @@ def truncated_normal(rng, shape, mean=0.0, stddev=1.0):
     return mean + stddev * z
 
 
-class Initializer:
+class Initializer(abc.ABC):
     """Base class: ``init(shape, dtype=None, rng=None)`` -> array. Subclasses implement
     ``sample(shape, rng)`` returning float64 values."""
     def __init__(self, seed=None):
@@ -76,8 +77,9 @@ class Initializer:
         rng = np.random.default_rng(self.seed) if self.seed is not None else new_rng(rng)
         return np.asarray(self.sample(tuple(int(n) for n in shape), rng)).astype(dtype)
 
+    @abc.abstractmethod
     def sample(self, shape, rng):
-        raise NotImplementedError
+        """float64 values of the given shape, drawn from ``rng``."""
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if v is not None)

@@ -23,22 +23,17 @@ from ..train import TrainingAPI
 class Model(Module, TrainingAPI):
     """A Module that trains itself: ``compile``, ``fit``, ``evaluate``, ``predict``.
 
-    Model(name=None). The functional form Model(inputs, outputs) is reserved for the
-    graph of layers (Input -> layers -> outputs).
+    Model(name=None).
     """
 
-    def __init__(self, inputs=None, outputs=None, name=None):
-        if inputs is not None or outputs is not None:
-            raise NotImplementedError(
-                "Model(inputs, outputs), the graph of layers, is not available yet: subclass "
-                "Model and define call(self, x) (or forward), or use Sequential([...])")
+    def __init__(self, name=None):
         super().__init__(name=name)
 
     def forward(self, *args, **kwargs):
         return self.call(*args, **kwargs)
 
     def call(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__} must define call(self, x) "
+        raise TypeError(f"{type(self).__name__} must define call(self, x) "
                                   f"(Keras style) or forward(self, x) (PyTorch style)")
 
     def build(self, input_shape):
