@@ -15,7 +15,7 @@ sum of their gradients.
 from ..backend import array_module
 from ..tensor import Function, as_tensor
 from .conv import col2im, im2col
-from .utils import normalize_padding, pair, positive_pair, window_output_shape
+from .utils import normalize_padding, positive_pair, window_output_shape
 
 
 def _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode):
@@ -31,7 +31,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode):
         if max(before, after) > k // 2 and not isinstance(padding, str):
             raise ValueError(f"{op}: padding {padding!r} is more than half the kernel "
                              f"{kernel}; windows would see only padding")
-    out = window_output_shape(x.shape[2:], kernel, stride, pads, op=op)
+    window_output_shape(x.shape[2:], kernel, stride, pads, op=op)     # raises if empty
     applied = list(pads)
     if ceil_mode:
         for axis in range(2):

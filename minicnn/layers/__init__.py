@@ -10,7 +10,8 @@
 Data is NCHW; ``input_shape`` is one sample's shape, channels first: (C, H, W).
 """
 from . import activations, initializers
-from .base import Layer, Module, reset_names
+from .base import Layer
+from .module import Module, reset_names
 from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
 from .pool import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D

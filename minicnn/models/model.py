@@ -16,7 +16,7 @@ Subclass it as in Keras or PyTorch; define ``call`` (Keras) or ``forward`` (PyTo
     model = SmallNet()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 """
-from ..layers.base import Module
+from ..layers.module import Module
 from ..train import TrainingAPI
 
 

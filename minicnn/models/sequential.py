@@ -1,7 +1,8 @@
 """Sequential: a stack of layers, each fed the output of the one before."""
 import numpy as np
 
-from ..layers.base import Layer, Module
+from ..layers.base import Layer
+from ..layers.module import Module
 from ..tensor import current_layer
 from .model import Model, sample_shape
 

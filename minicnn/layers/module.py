@@ -1,0 +1,261 @@
+"""Module: an object that owns Parameters and sub-modules and calls minicnn.functional ops.
+
+Module (PyTorch style). Subclass it, assign sub-modules and Parameters as attributes in
+``__init__``, and write ``forward``::
+
+    class Net(mc.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = Conv2D(6, 5, activation="relu")
+            self.blocks = [Dense(32), Dense(10)]     # lists/tuples/dicts of Modules count too
+        def forward(self, x):
+            return self.blocks[1](self.blocks[0](F.flatten(self.conv(x))))
+
+Nothing is registered by hand: ``named_parameters`` walks the attributes (in the order
+they were first assigned) and finds every Parameter, Module, and list/tuple/dict of
+Modules. That walk gives ``parameters()``, ``state_dict()``, ``train()``/``eval()``...
+"""
+import re
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import array_module
+from ..tensor import Parameter, Tensor, get_default_dtype, layer_scope, no_grad
+
+# ----------------------------------------------------------------------------- names
+_NAME_COUNTS = {}
+
+
+def to_snake_case(name):
+    """Keras' rule: 'Conv2D' -> 'conv2d', 'MaxPooling2D' -> 'max_pooling2d', 'ReLU' -> 're_lu'."""
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base):
+    """'conv2d' the first time, then 'conv2d_1', 'conv2d_2', ... (as Keras names layers)."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def reset_names():
+    """Start the automatic layer names again from 'conv2d', 'dense', ... (Keras' clear_session)."""
+    _NAME_COUNTS.clear()
+
+
+# ----------------------------------------------------------------------------- Module
+class Module:
+    """Base class of layers and models: owns Parameters and sub-Modules, has a ``forward``.
+
+    Calling a module runs ``forward`` inside ``layer_scope(name)``, so an anomaly or an
+    op error can name the layer it happened in.
+    """
+    name = None          # class-level defaults, so a subclass that forgets
+    training = True      # super().__init__() still works
+
+    def __init__(self, name=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self.training = True
+
+    def forward(self, *args, **kwargs):
+        raise TypeError(f"{type(self).__name__} must define forward(self, x)")
+
+    def __call__(self, *args, **kwargs):
+        with layer_scope(self.name or type(self).__name__):
+            out = self.forward(*args, **kwargs)
+        self._note_output(out)
+        return out
+
+    def _note_output(self, out):
+        """Remember the per-sample output shape (shown by summary for subclassed models)."""
+        if isinstance(out, Tensor) and out.ndim:
+            shape = out.shape[1:]
+            seen = getattr(self, "_output_shape", None)
+            self._output_shape = shape if seen in (None, shape) else "multiple"
+
+    def describe(self):
+        """'Conv2D 'conv2d'': how error messages name this module."""
+        return f"{type(self).__name__} '{self.name or to_snake_case(type(self).__name__)}'"
+
+    # -- the tree of modules
+    def named_children(self):
+        """(attribute, Module) for each direct sub-module, in the order assigned.
+        A list/tuple/dict attribute ``blocks`` gives 'blocks.0', 'blocks.1', ..."""
+        for attr, value in vars(self).items():
+            if isinstance(value, Module):
+                yield attr, value
+            elif isinstance(value, (list, tuple, dict)):
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, item in items:
+                    if isinstance(item, Module):
+                        yield f"{attr}.{key}", item
+
+    def children(self):
+        return [m for _, m in self.named_children()]
+
+    def named_modules(self, prefix=""):
+        """(path, Module) for this module and every module below it, each once, parents first."""
+        seen, stack = set(), [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield path, module
+            below = [(f"{path}.{name}" if path else name, child)
+                     for name, child in module.named_children()]
+            stack.extend(reversed(below))
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    # -- parameters
+    def named_parameters(self, prefix="", trainable_only=True):
+        """(path, Parameter) pairs such as ('conv.kernel', p), each Parameter once, in
+        definition order (a module's own Parameters, then its children's).
+        ``trainable_only=False`` includes the non-trainable ones (as state_dict does).
+        Only the weights made so far: a layer without input_shape= has none before its
+        first input."""
+        self._require_built(None)
+        seen = set()
+        for path, module in self.named_modules(prefix):
+            for attr, value in vars(module).items():
+                if (isinstance(value, Parameter) and id(value) not in seen
+                        and (value.trainable or not trainable_only)):
+                    seen.add(id(value))
+                    yield (f"{path}.{attr}" if path else attr), value
+
+    def parameters(self):
+        """The trainable Parameters, in definition order, without duplicates (a list).
+        Only the weights made so far (see named_parameters): build a model before giving
+        its parameters to an optimiser by hand (compile/fit take care of it)."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        """Forget the gradients of every Parameter (set ``.grad`` to None)."""
+        for _, p in self.named_parameters(trainable_only=False):
+            p.grad = None
+
+    def count_params(self):
+        """How many numbers the weights hold, trainable or not (Keras' count_params)."""
+        self._require_built("count_params")
+        return sum(p.size for _, p in self.named_parameters(trainable_only=False))
+
+    def _require_built(self, what):
+        """Build the layers whose input_shape was given; if others still have no weights,
+        raise an error that starts with ``what`` (unless it is None)."""
+        for module in self.modules():
+            if getattr(module, "has_weights", False) and not module.built:
+                if module.input_shape is not None:
+                    module.prepare(module.input_shape)
+                    continue
+                if what is None:
+                    continue
+                raise ValueError(
+                    f"{what}: {module.describe()} has no weights yet: a layer makes them when it "
+                    f"first sees its input shape. Give the first layer input_shape=(C, H, W), "
+                    f"call model.build(input_shape), or call the model on a batch first")
+
+    # -- modes and dtypes
+    def train(self, mode=True):
+        """Training mode (Dropout drops units) for this module and all below it."""
+        for module in self.modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout passes its input through)."""
+        return self.train(False)
+
+    def to(self, dtype):
+        """Convert every Parameter (in place) to a float dtype; weights built later get it too."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{self.describe()}.to: parameters must be floats, got {dtype}")
+        for module in self.modules():
+            if hasattr(module, "_dtype"):        # a Layer: weights it builds later get it too
+                module._dtype = dtype
+        for _, p in self.named_parameters(trainable_only=False):
+            p.data = p.data.astype(dtype)
+            p.grad = None if p.grad is None else p.grad.astype(dtype)
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    # -- saving and loading
+    def state_dict(self):
+        """OrderedDict path -> copy of the Parameter's array, every Parameter included."""
+        self._require_built("state_dict")
+        return OrderedDict((name, p.data.copy())
+                           for name, p in self.named_parameters(trainable_only=False))
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays into the Parameters with the same paths (cast to their dtype).
+
+        Every shape is checked before anything is written. With ``strict`` the keys must
+        match exactly. Returns (missing keys, unexpected keys).
+        """
+        self._require_built("load_state_dict")
+        params = OrderedDict(self.named_parameters(trainable_only=False))
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        if strict and (missing or unexpected):
+            raise ValueError(f"load_state_dict: the state dict does not fit {self.describe()}: "
+                             f"missing keys {missing}, unexpected keys {unexpected}")
+        updates = []
+        for key, p in params.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = value.data if isinstance(value, Tensor) else value
+            if tuple(np.shape(value)) != p.shape:
+                raise ValueError(f"load_state_dict: '{key}' has shape {p.shape} in the model but "
+                                 f"{tuple(np.shape(value))} in the state dict")
+            updates.append((p, value))
+        for p, value in updates:
+            p.data = array_module(p.data).array(value, dtype=p.dtype)
+        return missing, unexpected
+
+    def get_weights(self):
+        """Keras' name: the arrays of state_dict(), as a list."""
+        return list(self.state_dict().values())
+
+    def set_weights(self, weights):
+        """Keras' name: load a list of arrays in the order get_weights gives them."""
+        keys = list(self.state_dict())
+        if len(weights) != len(keys):
+            raise ValueError(f"set_weights: {self.describe()} has {len(keys)} weight arrays, "
+                             f"got {len(weights)}")
+        self.load_state_dict(OrderedDict(zip(keys, weights)))
+
+    # -- shapes and printing
+    def prepare(self, input_shape):
+        """The per-sample output shape for a per-sample input shape. A Module knows its
+        shapes only by running: this runs one batch of zeros (Layers override it)."""
+        dtype = next((p.dtype for _, p in self.named_parameters()), get_default_dtype())
+        with no_grad():
+            out = self(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+        return out.shape[1:]
+
+    def summary(self, line_length=None, print_fn=print):
+        """Print a Keras-style table of the layers, output shapes and parameter counts;
+        return it as a string."""
+        from ..models.summary import summary
+        return summary(self, line_length=line_length, print_fn=print_fn)
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+    def __repr__(self):
+        lines = [f"  ({name}): {child!r}".replace("\n", "\n  ")
+                 for name, child in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + (",\n" + "\n".join(lines) + "\n)" if lines else ")")
