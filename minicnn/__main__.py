@@ -12,15 +12,10 @@ from minicnn.data import synthetic_digits
 from minicnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
 
 
-def main(train_samples=6000, test_samples=2000, epochs=5, seed=0):
-    mc.manual_seed(seed)
-    x_train, y_train = synthetic_digits(train_samples, size=16, seed=seed)
-    x_test, y_test = synthetic_digits(test_samples, size=16, seed=seed + 1)
-    print(f"generated digits: {len(x_train)} for training, {len(x_test)} held out, "
-          f"each {x_train.shape[1:]} (C, H, W)\n")
-
-    model = mc.Sequential([
-        Conv2D(16, 3, padding="same", activation="relu", input_shape=(1, 16, 16)),
+def digits_cnn(size=16):
+    """A small LeNet-like CNN for the generated digits (1, size, size) -> 10 classes."""
+    return mc.Sequential([
+        Conv2D(16, 3, padding="same", activation="relu", input_shape=(1, size, size)),
         MaxPooling2D(2),
         Conv2D(32, 3, padding="same", activation="relu"),
         MaxPooling2D(2),
@@ -28,6 +23,16 @@ def main(train_samples=6000, test_samples=2000, epochs=5, seed=0):
         Dense(64, activation="relu"),
         Dense(10, activation="softmax"),
     ])
+
+
+def main(train_samples=6000, test_samples=2000, epochs=5, seed=0):
+    mc.manual_seed(seed)
+    x_train, y_train = synthetic_digits(train_samples, size=16, seed=seed)
+    x_test, y_test = synthetic_digits(test_samples, size=16, seed=seed + 1)
+    print(f"generated digits: {len(x_train)} for training, {len(x_test)} held out, "
+          f"each {x_train.shape[1:]} (C, H, W)\n")
+
+    model = digits_cnn()
     model.summary()
 
     model.compile(optimizer=mc.optim.Adam(learning_rate=3e-3),

@@ -57,7 +57,25 @@ def _labels(y):
     return y.data if isinstance(y, Tensor) else y
 
 
-class SparseCategoricalCrossentropy(Loss):
+class _CrossEntropyLoss(Loss):
+    """Shared by the two cross-entropies: they differ only in the form of the labels."""
+    label_ndim = None        # 1: integer labels (N,); 2: one-hot rows (N, C)
+    expects = other = ""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0):
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def compute(self, y_pred, y_true):
+        y_true = _labels(y_true)
+        if getattr(y_true, "ndim", self.label_ndim) != self.label_ndim:
+            raise ValueError(f"{self.name}: expects {self.expects}; got labels of shape "
+                             f"{tuple(y_true.shape)}. {self.other}")
+        loss = F.cross_entropy if self.from_logits else F.nll_of_probabilities
+        return loss(y_pred, y_true, label_smoothing=self.label_smoothing)
+
+
+class SparseCategoricalCrossentropy(_CrossEntropyLoss):
     """Cross-entropy with integer labels y (N,) in [0, C).
 
         from_logits=True:   loss = -1/N sum_n log softmax(z[n])_{y_n}
@@ -66,23 +84,12 @@ class SparseCategoricalCrossentropy(Loss):
     label_smoothing eps replaces the one-hot target by (1 - eps) onehot + eps / C.
     """
     name = "sparse_categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def compute(self, y_pred, y_true):
-        y_true = _labels(y_true)
-        if getattr(y_true, "ndim", 1) != 1:
-            raise ValueError(f"{self.name}: expects one integer label per sample, shape (N,); "
-                             f"got labels of shape {tuple(y_true.shape)}. For one-hot labels "
-                             f"use 'categorical_crossentropy'")
-        if self.from_logits:
-            return F.cross_entropy(y_pred, y_true, label_smoothing=self.label_smoothing)
-        return F.nll_of_probabilities(y_pred, y_true, label_smoothing=self.label_smoothing)
+    label_ndim = 1
+    expects = "one integer label per sample, shape (N,)"
+    other = "For one-hot labels use 'categorical_crossentropy'"
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_CrossEntropyLoss):
     """Cross-entropy with one-hot (or soft) targets t (N, C):
 
         loss = -1/N sum_n sum_c t[n, c] log p[n, c]
@@ -90,20 +97,9 @@ class CategoricalCrossentropy(Loss):
     with p = softmax(z) when ``from_logits=True``.
     """
     name = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0):
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def compute(self, y_pred, y_true):
-        y_true = _labels(y_true)
-        if getattr(y_true, "ndim", 2) != 2:
-            raise ValueError(f"{self.name}: expects one-hot targets of shape (N, C); got "
-                             f"labels of shape {tuple(y_true.shape)}. For integer labels use "
-                             f"'sparse_categorical_crossentropy'")
-        if self.from_logits:
-            return F.cross_entropy(y_pred, y_true, label_smoothing=self.label_smoothing)
-        return F.nll_of_probabilities(y_pred, y_true, label_smoothing=self.label_smoothing)
+    label_ndim = 2
+    expects = "one-hot targets of shape (N, C)"
+    other = "For integer labels use 'sparse_categorical_crossentropy'"
 
 
 class MeanSquaredError(Loss):

@@ -16,21 +16,13 @@ import time
 
 import minicnn as mc
 from minicnn.data import synthetic_digits
-from minicnn.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from minicnn.__main__ import digits_cnn
 
 THRESHOLD = 0.92
 
 
 def small_cnn():
-    return mc.Sequential([
-        Conv2D(16, 3, padding="same", activation="relu", input_shape=(1, 16, 16)),
-        MaxPooling2D(2),
-        Conv2D(32, 3, padding="same", activation="relu"),
-        MaxPooling2D(2),
-        Flatten(),
-        Dense(64, activation="relu"),
-        Dense(10, activation="softmax"),
-    ])
+    return digits_cnn(16)        # the CNN of `python -m minicnn`
 
 
 def test_small_cnn_learns_generated_digits():
