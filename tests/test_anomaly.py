@@ -29,3 +29,14 @@ def test_off_by_default():
     with np.errstate(invalid="ignore", divide="ignore"):
         y = mc.Tensor(np.array([-1.0])).log()
     assert np.isnan(y.data).all()
+
+
+def test_anomaly_in_a_model_names_the_layer():
+    from minicnn.layers import Dense
+    mc.manual_seed(0)
+    model = mc.Sequential([Dense(4, activation="relu", input_shape=(3,)), Dense(2)])
+    model.layers[1].kernel.data[:] = np.inf
+    with mc.detect_anomaly():
+        with pytest.raises(FloatingPointError, match=f"op 'Linear' in layer '{model.layers[1].name}'"):
+            with np.errstate(invalid="ignore"):
+                model(np.ones((2, 3), np.float32))
