@@ -20,5 +20,9 @@ from .models import Model, Sequential
 from . import data, losses, metrics, optim
 from .train import History, TrainingAPI
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
+from . import zoo
+# (exports-issue3)
+# (exports-issue4)
+# (exports-issue5)
 
 __version__ = "0.1.0"
