@@ -1,6 +1,7 @@
 """LeNet training and inference throughput: minicnn backends and PyTorch, side by side.
 
-    python benchmarks/bench_lenet.py [--batch 32 128 256] [--channels 1 3] [--json out.json]
+    python benchmarks/bench_lenet.py [--batch 32 128 256] [--channels 1 3] [--threads 2]
+                                     [--json out.json]
 
 Each configuration times a full training step (forward, cross-entropy, backward, SGD
 momentum step) and an inference forward pass, for every available minicnn backend and
@@ -14,6 +15,26 @@ import os
 import time
 
 import numpy as np
+
+
+def set_threads(threads=None):
+    """Give PyTorch, Numba and BLAS the same number of threads; returns it.
+
+    Call before the first numpy import touches BLAS (OMP_NUM_THREADS is read at load
+    time), so also exported to the environment for subprocesses.
+    """
+    threads = threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        import numba
+        numba.set_num_threads(threads)
+    except ImportError:
+        pass
+    return threads
 
 
 def build_minicnn(channels, dtype="float32"):
@@ -102,13 +123,14 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[32, 128, 256])
     parser.add_argument("--channels", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for PyTorch, Numba and BLAS (default: $OMP_NUM_THREADS "
+                             "or the number of cores)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
-
-    import torch
+    threads = set_threads(args.threads)
     import minicnn as mc
-    threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
-    torch.set_num_threads(threads)
+    import torch
     print(f"threads: {threads}   torch {torch.__version__}   minicnn {mc.__version__}   "
           f"backends: {mc.available_backends()}")
     print(f"{'input':>9} {'batch':>5} {'framework':>16} {'train img/s':>12} {'ratio':>6} "

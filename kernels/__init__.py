@@ -1,6 +1,28 @@
 """minicnn.kernels — the fast twins of the reference math.
 
-This folder is installed as the sub-package ``minicnn.kernels``. Each kernel here has
-the same contract as a reference op in ``minicnn.functional`` and a test that holds the
-two together. The reference NumPy code is what runs when no kernel is registered.
+This folder is installed as the sub-package ``minicnn.kernels`` (from a source
+checkout, ``minicnn.backend.import_kernels`` loads it under that name). Each kernel
+here has the same contract as a reference op in ``minicnn.functional`` and a test that
+holds the two together (tests/test_kernels.py). The reference NumPy code is what runs
+when no kernel is registered, or under ``mc.use_backend("numpy")``.
+
+    conv.py         im2col / col2im over the whole batch ("rows" layout), rows <-> NCHW
+                    with the bias folded in
+    pool.py         max / average pooling forward and backward, direct window loops
+    elementwise.py  ReLU, fused bias + activation, softmax cross-entropy
+    ops.py          the numba backend's Function subclasses that call them
+    _jit.py         ``@kernel``: each loop function compiled twice, multi-threaded
+                    (``prange`` split across threads) for large arrays and single-threaded
+                    for small ones; both ``cache=True`` (compiled once, then loaded from
+                    ``__pycache__`` or $NUMBA_CACHE_DIR)
+
+``NUMBA_DISABLE_JIT=1`` runs the same functions as plain Python loops, for debugging.
 """
+
+
+def register_numba_kernels():
+    """Register the numba backend's ops with minicnn.backend (imports numba)."""
+    from ..backend import register_kernel
+    from .ops import NUMBA_KERNELS
+    for reference, fast in NUMBA_KERNELS.items():
+        register_kernel("numba", reference, fast)

@@ -7,26 +7,58 @@ the namespace of their input, so the math never names a device.
 A *backend* is a name that selects the kernels below the math:
 
     "numpy"   the reference code in minicnn.functional (always available)
+    "numba"   compiled CPU kernels from minicnn.kernels (needs the numba package);
+              the default whenever numba can be imported
 
-Later backends (Numba on the CPU, CUDA through CuPy) register themselves with
-``register_backend``. Pick one with
+Pick one with
 
     mc.set_backend("numpy")            # for the rest of the program
     with mc.use_backend("numpy"): ...  # for a block
     MINICNN_BACKEND=numpy python ...   # from the environment
+
+How an op finds its kernel. Every op is a reference ``Function`` (say ``Conv2d``); a
+backend may register a subclass of it with the same contract whose ``forward`` and
+``backward`` call compiled kernels::
+
+    register_kernel("numba", Conv2d, Conv2dNumba)     # done by minicnn.kernels
+
+and the op's entry point asks for the class to run::
+
+    op = implementation(Conv2d, x)     # Conv2dNumba under "numba" for NumPy arrays,
+    return op(stride, ...)(x, w, b)    # Conv2d itself otherwise
+
+So the reference class is the whole math, untouched; which class runs is decided here,
+below it. Arrays that are not NumPy arrays (CuPy) always get the reference class.
 """
 import contextlib
+import importlib
+import importlib.util
 import os
+import sys
 
 import numpy as np
 
-_BACKENDS = {"numpy": None}   # name -> a function that says why it is unavailable, or None
+_BACKENDS = {}        # name -> a function that says why it is unavailable, or None
+_LOADERS = {}         # name -> a function that imports the backend's kernels (once)
+_LOADED = set()
+_IMPLEMENTATIONS = {}  # (backend name, reference Function class) -> the class to run
 _current = None
 
 
-def register_backend(name, unavailable_reason=None):
-    """Make ``name`` selectable. ``unavailable_reason()`` returns a message, or None if usable."""
+def register_backend(name, unavailable_reason=None, loader=None):
+    """Make ``name`` selectable. ``unavailable_reason()`` returns a message, or None if
+    usable; ``loader()`` imports the kernels (it runs the first time an op needs them)."""
     _BACKENDS[name] = unavailable_reason
+    if loader is not None:
+        _LOADERS[name] = loader
+
+
+def register_kernel(backend, reference, implementation_class):
+    """Run ``implementation_class`` (a subclass of the reference Function with the same
+    contract) instead of ``reference`` when ``backend`` is in use."""
+    if not issubclass(implementation_class, reference):
+        raise TypeError(f"{implementation_class.__name__} must subclass {reference.__name__}")
+    _IMPLEMENTATIONS[(backend, reference)] = implementation_class
 
 
 def available_backends():
@@ -44,11 +76,19 @@ def _check(name):
     return name
 
 
+def default_backend():
+    """$MINICNN_BACKEND if set, else 'numba' when numba can be imported, else 'numpy'."""
+    name = os.environ.get("MINICNN_BACKEND")
+    if name:
+        return name
+    return "numba" if "numba" in available_backends() else "numpy"
+
+
 def get_backend():
-    """The backend in use: set_backend/use_backend, else $MINICNN_BACKEND, else 'numpy'."""
+    """The backend in use: set_backend/use_backend, else ``default_backend()``."""
     global _current
     if _current is None:
-        _current = _check(os.environ.get("MINICNN_BACKEND", "numpy"))
+        _current = _check(default_backend())
     return _current
 
 
@@ -78,3 +118,76 @@ def array_module(*arrays):
             import cupy
             return cupy
     return np
+
+
+def implementation(reference, *arrays):
+    """The Function class to run for the op ``reference`` on these arrays.
+
+    The current backend's registered subclass for NumPy arrays, else ``reference``.
+    ``arrays`` are the op's input arrays (None for an absent input is skipped).
+    """
+    name = get_backend()
+    if name == "numpy":
+        return reference
+    if not all(a is None or isinstance(a, np.ndarray) for a in arrays):
+        return reference
+    if name not in _LOADED:
+        _LOADED.add(name)
+        if name in _LOADERS:
+            _LOADERS[name]()
+    return _IMPLEMENTATIONS.get((name, reference), reference)
+
+
+# ----------------------------------------------------------------------------- numba
+_NUMBA_ERROR = []     # [] before the first check, then [None] or [the reason]
+
+
+def _numba_unavailable():
+    """None if numba imports, else why not (checked once)."""
+    if not _NUMBA_ERROR:
+        try:
+            import numba  # noqa: F401
+            _NUMBA_ERROR.append(None)
+        except ImportError as e:          # not installed, or a broken install
+            _NUMBA_ERROR.append(f"numba cannot be imported ({e}); pip install numba")
+    return _NUMBA_ERROR[0]
+
+
+def import_kernels():
+    """Import ``minicnn.kernels``.
+
+    Installed, it is a sub-package (setuptools maps the top-level ``kernels/`` folder
+    to it). Run from a source checkout (``PYTHONPATH=.``, nothing installed) there is
+    no ``minicnn/kernels``; then the folder ``kernels/`` beside ``minicnn/`` is loaded
+    under the name ``minicnn.kernels``, so its relative imports work the same way.
+    """
+    try:
+        return importlib.import_module("minicnn.kernels")
+    except ModuleNotFoundError as e:
+        if e.name != "minicnn.kernels":
+            raise
+    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
+    spec = importlib.util.spec_from_file_location(
+        "minicnn.kernels", os.path.join(folder, "__init__.py"),
+        submodule_search_locations=[folder])
+    if spec is None:
+        raise ModuleNotFoundError(f"minicnn.kernels is not installed and {folder} is missing",
+                                  name="minicnn.kernels")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["minicnn.kernels"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules["minicnn.kernels"]
+        raise
+    import minicnn
+    minicnn.kernels = module
+    return module
+
+
+def _load_numba_kernels():
+    import_kernels().register_numba_kernels()
+
+
+register_backend("numpy")
+register_backend("numba", _numba_unavailable, _load_numba_kernels)

@@ -29,3 +29,13 @@ def pytest_configure(config):
                 "PyTorch is required by the cross-check tests but is not installed: "
                 "run `pip install -e '.[dev]'` (it pins torch==2.13.0, a CPU build), "
                 "or set MINICNN_ALLOW_NO_TORCH=1 to run without the cross-checks")
+
+
+# -- backends (issue 4): the suite runs once per backend, chosen by MINICNN_BACKEND (the
+# README's test command runs it under the default numba backend, then under numpy);
+# tests/test_kernels.py compares the two backends directly whatever the choice.
+def pytest_report_header(config):
+    import minicnn
+    return (f"minicnn backend: {minicnn.get_backend()} (MINICNN_BACKEND="
+            f"{os.environ.get('MINICNN_BACKEND', '<unset>')}; available: "
+            f"{', '.join(minicnn.available_backends())})")

@@ -3,7 +3,7 @@
 All keep the input's shape. Each Function saves the least backward needs (often the
 output itself: sigmoid' = y (1 - y), tanh' = 1 - y^2).
 """
-from ..backend import array_module
+from ..backend import array_module, implementation
 from ..tensor import Function, as_tensor
 
 
@@ -87,7 +87,8 @@ class LogSoftmax(Function):
 
 def relu(x):
     """ReLU, y = max(x, 0). Shape: any -> same."""
-    return ReLU()(x)
+    x = as_tensor(x)
+    return implementation(ReLU, x.data)()(x)        # the reference above, or a kernel twin
 
 
 def leaky_relu(x, negative_slope=0.01):

@@ -10,7 +10,7 @@ product per group:
 Backward is the same two products read the other way, and ``col2im`` adds every
 column's gradient back onto the pixel it was copied from.
 """
-from ..backend import array_module
+from ..backend import array_module, implementation
 from ..tensor import Function, as_tensor
 from .utils import normalize_padding, pair, positive_pair, window_output_shape
 
@@ -146,4 +146,5 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"conv2d: bias must have shape ({o},), got {b.shape}")
     pads = normalize_padding(padding, (kh, kw), stride, dilation, x.shape[2:])
     window_output_shape(x.shape[2:], (kh, kw), stride, pads, dilation, op="conv2d")
-    return Conv2d(stride, pads, dilation, groups)(x, w, b)
+    op = implementation(Conv2d, x.data, w.data)     # the reference above, or a kernel twin
+    return op(stride, pads, dilation, groups)(x, w, b)

@@ -1,0 +1,188 @@
+"""The numba backend's ops: subclasses of the reference Functions with the same
+contract (same inputs, outputs, gradients), whose forward and backward call the
+compiled kernels of conv.py, pool.py and elementwise.py.
+
+Each class handles float32 and float64 NumPy arrays whose dtypes agree; for anything
+else (mixed dtypes, integer data) it runs the reference math of its parent class, so
+a kernel never sees an input it was not written for.
+"""
+import numpy as np
+
+from ..functional.activation import ReLU
+from ..functional.conv import Conv2d
+from ..functional.linear import Linear
+from ..functional.loss import CrossEntropy
+from ..functional.pool import AvgPool2d, MaxPool2d
+from . import conv, elementwise, pool
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernel_dtype(*arrays):
+    """True when every given array (None ignored) is float32, or every one float64."""
+    dtypes = {a.dtype for a in arrays if a is not None}
+    return len(dtypes) == 1 and dtypes.pop() in _FLOATS
+
+
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
+def _pad(x, padding):
+    """x (N, C, H, W) with zero rows/columns ((top, bottom), (left, right)) added, C-contiguous."""
+    (pt, pb), (pl, pr) = padding
+    if pt + pb + pl + pr == 0:
+        return _c(x)
+    return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+
+
+class Conv2dNumba(Conv2d):
+    """Conv2d through the whole-batch im2col of kernels/conv.py and one BLAS matrix
+    product per group (P = H_out W_out, K = C/g kh kw):
+
+        out_g (O/g, N P) = W_g (O/g, K) @ cols_g (K, N P)
+        dW_g = dOut_g @ cols_g^T        dcols_g = W_g^T @ dOut_g  -> col2im
+    """
+    name = "Conv2d"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x, w, b):
+        self.on_kernels = _kernel_dtype(x, w, b)
+        if not self.on_kernels:
+            return super().forward(x, w, b)
+        n, c, h, wd = x.shape
+        o, c_g, kh, kw = w.shape
+        g = self.groups
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        (pt, pb), (pl, pr) = self.padding
+        h_out = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        w_out = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+        cols = conv.im2col_rows(_pad(x, self.padding), kh, kw, sh, sw, dh, dw, h_out, w_out)
+        k = c_g * kh * kw
+        w_rows = _c(w).reshape(o, k)
+        og = o // g
+        if g == 1:
+            y_rows = w_rows @ cols                                       # (O, N P)
+        else:
+            y_rows = np.empty((o, cols.shape[1]), dtype=x.dtype)
+            for gi in range(g):
+                y_rows[gi * og:(gi + 1) * og] = w_rows[gi * og:(gi + 1) * og] @ \
+                    cols[gi * k:(gi + 1) * k]
+        bias = b if b is not None else np.empty(0, dtype=x.dtype)
+        self.x_shape, self.w_shape, self.w_rows, self.cols = x.shape, w.shape, w_rows, cols
+        return conv.rows_to_nchw(y_rows, bias, n, h_out, w_out)
+
+    def backward(self, dout):
+        if not self.on_kernels:
+            return super().backward(dout)
+        n, c, h, wd = self.x_shape
+        o, c_g, kh, kw = self.w_shape
+        g = self.groups
+        k = c_g * kh * kw
+        og = o // g
+        dout_rows, db = conv.nchw_to_rows(_c(dout))                      # (O, N P), (O,)
+        dx = dw = None
+        if self.needs_input_grad[0]:
+            if g == 1:
+                dcols = self.w_rows.T @ dout_rows                        # dcols = W^T dOut
+            else:
+                dcols = np.empty((c * kh * kw, dout_rows.shape[1]), dtype=dout.dtype)
+                for gi in range(g):
+                    dcols[gi * k:(gi + 1) * k] = self.w_rows[gi * og:(gi + 1) * og].T @ \
+                        dout_rows[gi * og:(gi + 1) * og]
+            (sh, sw), (dh, dw_), ((pt, pb), (pl, pr)) = self.stride, self.dilation, self.padding
+            dx_pad = conv.col2im_rows(_c(dcols), n, c, h + pt + pb, wd + pl + pr, kh, kw,
+                                      sh, sw, dh, dw_, dout.shape[2], dout.shape[3])
+            dx = dx_pad if pt + pb + pl + pr == 0 else dx_pad[:, :, pt:pt + h, pl:pl + wd]
+        if self.needs_input_grad[1]:
+            if g == 1:
+                dw = dout_rows @ self.cols.T                             # dW = dOut cols^T
+            else:
+                dw = np.empty((o, k), dtype=dout.dtype)
+                for gi in range(g):
+                    dw[gi * og:(gi + 1) * og] = dout_rows[gi * og:(gi + 1) * og] @ \
+                        self.cols[gi * k:(gi + 1) * k].T
+            dw = dw.reshape(self.w_shape)
+        return dx, dw, (db if self.needs_input_grad[2] else None)
+
+
+class MaxPool2dNumba(MaxPool2d):
+    """MaxPool2d by direct window loops (kernels/pool.py); saves one int64 arg-max per
+    output instead of the reference's im2col copy."""
+    name = "MaxPool2d"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x):
+        self.on_kernels = _kernel_dtype(x)
+        if not self.on_kernels:
+            return super().forward(x)
+        (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = self.kernel, self.stride, self.padding
+        h, w = x.shape[2:]
+        h_out = (h + pt + pb - kh) // sh + 1
+        w_out = (w + pl + pr - kw) // sw + 1
+        out, self.argmax = pool.max_pool2d_forward(_c(x), kh, kw, sh, sw, pt, pl, h_out, w_out)
+        self.x_shape = x.shape
+        return out
+
+    def backward(self, dout):
+        if not self.on_kernels:
+            return super().backward(dout)
+        return pool.max_pool2d_backward(_c(dout), self.argmax, *self.x_shape[2:])
+
+
+class AvgPool2dNumba(AvgPool2d):
+    """AvgPool2d by direct window loops (kernels/pool.py), the reference's divisor."""
+    name = "AvgPool2d"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x):
+        self.on_kernels = _kernel_dtype(x)
+        if not self.on_kernels:
+            return super().forward(x)
+        (kh, kw), (sh, sw), ((pt, _), (pl, _)) = self.kernel, self.stride, self.padding
+        self.divisor_c = _c(np.asarray(self.divisor, dtype=x.dtype))
+        self.x_shape = x.shape
+        return pool.avg_pool2d_forward(_c(x), self.divisor_c, kh, kw, sh, sw, pt, pl)
+
+    def backward(self, dout):
+        if not self.on_kernels:
+            return super().backward(dout)
+        (kh, kw), (sh, sw), ((pt, _), (pl, _)) = self.kernel, self.stride, self.padding
+        return pool.avg_pool2d_backward(_c(dout), self.divisor_c, *self.x_shape[2:],
+                                        kh, kw, sh, sw, pt, pl)
+
+
+class ReLUNumba(ReLU):
+    """ReLU in one pass each way (kernels/elementwise.py); saves the output, not a mask."""
+    name = "ReLU"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x):
+        self.on_kernels = _kernel_dtype(x)
+        if not self.on_kernels:
+            return super().forward(x)
+        self.y = elementwise.relu_forward(_c(x).reshape(-1)).reshape(x.shape)
+        return self.y
+
+    def backward(self, g):
+        if not self.on_kernels:
+            return super().backward(g)
+        return elementwise.relu_backward(_c(g).reshape(-1), self.y.reshape(-1)).reshape(g.shape)
+
+
+class LinearNumba(Linear):
+    """Linear with the bias added in place by the fused bias kernel (no temporary)."""
+    name = "Linear"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x, w, b):
+        if b is None or x.ndim != 2 or not _kernel_dtype(x, w, b):
+            return super().forward(x, w, b)
+        self.x, self.w = x, w
+        return elementwise.bias_activation(x @ w, b, 0)
+
+
+class CrossEntropyNumba(CrossEntropy):
+    """CrossEntropy with log-softmax, softmax and the per-sample loss in one pass."""
+    name = "CrossEntropy"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x):
+        if not _kernel_dtype(x, self.target) or x.shape[1] == 0:
+            return super().forward(x)
+        per_sample, self.p = elementwise.softmax_cross_entropy(_c(x), _c(self.target))
+        if self.reduction == "none":
+            return per_sample
+        return per_sample.sum() / (len(x) if self.reduction == "mean" else 1)
+
+
+NUMBA_KERNELS = {Conv2d: Conv2dNumba, MaxPool2d: MaxPool2dNumba, AvgPool2d: AvgPool2dNumba,
+                 ReLU: ReLUNumba, Linear: LinearNumba, CrossEntropy: CrossEntropyNumba}

@@ -1,0 +1,159 @@
+"""Numba kernels for max and average pooling (direct loops over each window).
+
+Padding is never materialised: cells outside the input count as -inf for max pooling
+and are skipped by average pooling (whose divisor, computed by the reference entry
+point, already says how many cells each window counts). The padding given is the one
+actually applied: the declared padding plus ceil_mode's overhang.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import kernel
+
+
+@kernel
+def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out):
+    """out (N, C, H_out, W_out) and argmax (same shape, int64: the flat index yy*W + xx
+    of the winner in its input plane, -1 if it was padding).
+    Reference twin: functional.pool.MaxPool2d.forward (im2col with -inf, argmax).
+
+    As plain loops (the first maximum in row-major window order wins ties, like
+    numpy's argmax and PyTorch):
+        for n, c, y, x:
+            best, where = None, -1
+            for i, j:
+                yy, xx = y*s_h + i - p_top, x*s_w + j - p_left
+                v = x[n, c, yy, xx] if inside else -inf
+                if best is None or v > best: best, where = v, yy*W + xx (or -1)
+            out[n, c, y, x], argmax[n, c, y, x] = best, where
+    """
+    n, c, h, w = x.shape
+    out = np.empty((n, c, h_out, w_out), dtype=x.dtype)
+    argmax = np.empty((n, c, h_out, w_out), dtype=np.int64)
+    if pt == 0 and pl == 0 and (h_out - 1) * sh + kh <= h and (w_out - 1) * sw + kw <= w:
+        # every window inside the input (the usual 2x2 / stride 2): no bounds tests
+        for nc in prange(n * c):
+            b = nc // c
+            ci = nc % c
+            for y in range(h_out):
+                for xo in range(w_out):
+                    best = x[b, ci, y * sh, xo * sw]
+                    where = y * sh * w + xo * sw
+                    for i in range(kh):
+                        row = x[b, ci, y * sh + i]
+                        for j in range(kw):
+                            v = row[xo * sw + j]
+                            if v > best:
+                                best = v
+                                where = (y * sh + i) * w + xo * sw + j
+                    out[b, ci, y, xo] = best
+                    argmax[b, ci, y, xo] = where
+        return out, argmax
+    for nc in prange(n * c):
+        b = nc // c
+        ci = nc % c
+        for y in range(h_out):
+            for xo in range(w_out):
+                best = x[b, ci, 0, 0]
+                where = -1
+                first = True
+                for i in range(kh):
+                    yy = y * sh + i - pt
+                    for j in range(kw):
+                        xx = xo * sw + j - pl
+                        if 0 <= yy < h and 0 <= xx < w:
+                            v = x[b, ci, yy, xx]
+                            idx = yy * w + xx
+                        else:
+                            v = -np.inf
+                            idx = -1
+                        if first or v > best:
+                            best = v
+                            where = idx
+                            first = False
+                out[b, ci, y, xo] = best
+                argmax[b, ci, y, xo] = where
+    return out, argmax
+
+
+@kernel
+def max_pool2d_backward(dout, argmax, h, w):
+    """dx (N, C, H, W): each output's gradient added onto its arg-max.
+    Reference twin: functional.pool.MaxPool2d.backward (put_along_axis + col2im).
+
+    As plain loops:
+        dx = 0
+        for n, c, y, x:
+            if argmax[n, c, y, x] >= 0: dx[n, c].flat[argmax[n, c, y, x]] += dout[n, c, y, x]
+    """
+    n, c, h_out, w_out = dout.shape
+    dx = np.zeros((n, c, h * w), dtype=dout.dtype)
+    for nc in prange(n * c):
+        b = nc // c
+        ci = nc % c
+        for y in range(h_out):
+            for xo in range(w_out):
+                idx = argmax[b, ci, y, xo]
+                if idx >= 0:
+                    dx[b, ci, idx] += dout[b, ci, y, xo]
+    return dx.reshape(n, c, h, w)
+
+
+@kernel
+def avg_pool2d_forward(x, divisor, kh, kw, sh, sw, pt, pl):
+    """out (N, C, H_out, W_out) = sum of the window's input cells / divisor[y, x].
+    Reference twin: functional.pool.AvgPool2d.forward.
+
+    As plain loops:
+        for n, c, y, x:
+            out[n, c, y, x] = sum_{i, j inside} x[n, c, y*s_h + i - p_top, x*s_w + j - p_left]
+                              / divisor[y, x]
+    """
+    n, c, h, w = x.shape
+    h_out, w_out = divisor.shape
+    out = np.empty((n, c, h_out, w_out), dtype=x.dtype)
+    for nc in prange(n * c):
+        b = nc // c
+        ci = nc % c
+        for y in range(h_out):
+            for xo in range(w_out):
+                total = 0.0                    # accumulated in float64
+                for i in range(kh):
+                    yy = y * sh + i - pt
+                    if yy < 0 or yy >= h:
+                        continue
+                    for j in range(kw):
+                        xx = xo * sw + j - pl
+                        if 0 <= xx < w:
+                            total += x[b, ci, yy, xx]
+                out[b, ci, y, xo] = total / divisor[y, xo]
+    return out
+
+
+@kernel
+def avg_pool2d_backward(dout, divisor, h, w, kh, kw, sh, sw, pt, pl):
+    """dx (N, C, H, W): every input cell of a window gets dout / divisor.
+    Reference twin: functional.pool.AvgPool2d.backward.
+
+    As plain loops:
+        dx = 0
+        for n, c, y, x, i, j inside:
+            dx[n, c, y*s_h + i - p_top, x*s_w + j - p_left] += dout[n, c, y, x] / divisor[y, x]
+    """
+    n, c, h_out, w_out = dout.shape
+    dx = np.zeros((n, c, h, w), dtype=dout.dtype)
+    for nc in prange(n * c):
+        b = nc // c
+        ci = nc % c
+        for y in range(h_out):
+            for xo in range(w_out):
+                share = dout[b, ci, y, xo] / divisor[y, xo]
+                for i in range(kh):
+                    yy = y * sh + i - pt
+                    if yy < 0 or yy >= h:
+                        continue
+                    for j in range(kw):
+                        xx = xo * sw + j - pl
+                        if 0 <= xx < w:
+                            dx[b, ci, yy, xx] += share
+    return dx

@@ -1,0 +1,272 @@
+"""The numba backend's kernels against their reference twins, and the backend dispatch.
+
+Every op runs twice on the same arrays, once under ``use_backend("numpy")`` (the
+reference math) and once under ``use_backend("numba")``, and the outputs and every
+input gradient must agree. Each test also checks that the numba run really went
+through the kernel class (so a silent fall-back to the reference cannot pass).
+Shapes come from the shared hypothesis strategies: batch 1, one channel, odd sizes,
+stride larger than the kernel, asymmetric and 'same' padding, dilation, groups.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minicnn as mc
+import minicnn.backend as backend
+import minicnn.functional as F
+from strategies import DTYPES, conv_cases, pool_cases, random_array, seeds
+
+pytest.importorskip("numba")   # without numba there is nothing here to compare (see test below)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Both backends compute the same sums in a different order (BLAS over the batch
+# instead of per sample, float64 accumulators in some kernels): float64 agrees to
+# ~1e-15 relative, float32 to a few units of 6e-8 times the number of terms.
+TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (2e-5, 2e-6)}
+
+
+def assert_backends_agree(fn, arrays, dtype, kernel_class):
+    """Run fn under both backends; compare output and input gradients; check dispatch."""
+    dtype = np.dtype(dtype)
+    results = {}
+    for name in ("numpy", "numba"):
+        with mc.use_backend(name):
+            tensors = [mc.Tensor(np.asarray(a, dtype).copy(), requires_grad=True) for a in arrays]
+            y = fn(*tensors)
+            grad = np.random.default_rng(7).standard_normal(y.shape).astype(dtype)
+            y.backward(grad)
+            results[name] = [y.data] + [t.grad for t in tensors]
+            op = type(y.creator).__name__
+            if name == "numba":
+                assert op == kernel_class, f"the numba backend ran {op}, not {kernel_class}"
+            else:
+                assert not op.endswith("Numba"), f"the numpy backend ran the kernel {op}"
+    rtol, atol = TOLERANCES[dtype]
+    for what, ref, fast in zip(["output"] + [f"gradient of input {i}" for i in range(len(arrays))],
+                               results["numpy"], results["numba"]):
+        assert fast.dtype == dtype, f"{what}: dtype {fast.dtype}, expected {dtype}"
+        scale = max(float(np.abs(ref).max()) if ref.size else 0.0, 1.0)
+        np.testing.assert_allclose(fast, ref, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(), seed=seeds, bias=st.booleans())
+def test_conv2d_kernel_matches_reference(dtype, case, seed, bias):
+    x = random_array(seed, case["x_shape"], dtype)
+    w = random_array(seed + 1, case["w_shape"], dtype)
+    b = random_array(seed + 2, (case["w_shape"][0],), dtype)
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"])
+    if bias:
+        assert_backends_agree(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], dtype,
+                              "Conv2dNumba")
+    else:
+        assert_backends_agree(lambda x, w: F.conv2d(x, w, **kw), [x, w], dtype, "Conv2dNumba")
+
+
+@pytest.mark.parametrize("padding", [((0, 2), (1, 0)), ((3, 0), (0, 3))])
+def test_conv2d_kernel_asymmetric_padding(padding):
+    x = random_array(1, (2, 3, 7, 6))
+    w = random_array(2, (4, 3, 3, 2))
+    assert_backends_agree(lambda x, w: F.conv2d(x, w, stride=(2, 1), padding=padding,
+                                                dilation=(1, 2)), [x, w], "float64", "Conv2dNumba")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases(), seed=seeds, ties=st.booleans())
+def test_max_pool2d_kernel_matches_reference(dtype, case, seed, ties):
+    x = random_array(seed, case["x_shape"], dtype)
+    if ties:        # few distinct values: the first maximum of a window must win
+        x = np.round(x).astype(dtype)
+    args = dict(kernel_size=case["kernel_size"], stride=case["stride"],
+                padding=case["padding"], ceil_mode=case["ceil_mode"])
+    assert_backends_agree(lambda x: F.max_pool2d(x, **args), [x], dtype, "MaxPool2dNumba")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=pool_cases(), seed=seeds, include_pad=st.booleans())
+def test_avg_pool2d_kernel_matches_reference(dtype, case, seed, include_pad):
+    x = random_array(seed, case["x_shape"], dtype)
+    args = dict(kernel_size=case["kernel_size"], stride=case["stride"],
+                padding=case["padding"], ceil_mode=case["ceil_mode"],
+                count_include_pad=include_pad)
+    assert_backends_agree(lambda x: F.avg_pool2d(x, **args), [x], dtype, "AvgPool2dNumba")
+
+
+def test_max_pool2d_kernel_ties_go_to_the_first_maximum():
+    x = mc.Tensor(np.ones((1, 1, 4, 4), np.float32), requires_grad=True)
+    with mc.use_backend("numba"):
+        y = F.max_pool2d(x, 2)
+        assert type(y.creator).__name__ == "MaxPool2dNumba"
+        y.sum().backward()
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0],
+                                                 [1, 0, 1, 0], [0, 0, 0, 0]])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=st.lists(st.integers(1, 7), min_size=1, max_size=4), seed=seeds)
+def test_relu_kernel_matches_reference(dtype, shape, seed):
+    x = random_array(seed, tuple(shape), dtype)
+    x.flat[0] = 0                                # the kink: gradient 0, as the reference
+    assert_backends_agree(F.relu, [x], dtype, "ReLUNumba")
+
+
+def test_relu_kernel_keeps_nan_like_the_reference():
+    x = np.array([np.nan, -np.inf, -1.0, 0.0, 2.0])
+    with mc.use_backend("numba"):
+        fast = F.relu(x).data
+    with mc.use_backend("numpy"), np.errstate(invalid="ignore"):
+        ref = F.relu(x).data
+    np.testing.assert_array_equal(fast, ref)     # NaN where the reference has NaN
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 9), i=st.integers(1, 9), o=st.integers(1, 9), seed=seeds)
+def test_linear_kernel_matches_reference(dtype, n, i, o, seed):
+    x, w, b = (random_array(seed + k, s, dtype) for k, s in enumerate([(n, i), (i, o), (o,)]))
+    assert_backends_agree(F.linear, [x, w, b], dtype, "LinearNumba")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 9), c=st.integers(1, 12), seed=seeds, scale=st.sampled_from([1, 30]),
+       smoothing=st.sampled_from([0.0, 0.1]), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_cross_entropy_kernel_matches_reference(dtype, n, c, seed, scale, smoothing, reduction):
+    x = random_array(seed, (n, c), dtype) * scale
+    labels = np.random.default_rng(seed).integers(0, c, n)
+    assert_backends_agree(
+        lambda x: F.cross_entropy(x, labels, label_smoothing=smoothing, reduction=reduction),
+        [x], dtype, "CrossEntropyNumba")
+
+
+@settings(max_examples=10)
+@given(case=conv_cases(), seed=seeds)
+def test_conv2d_kernel_gradcheck(case, seed):
+    """The kernels' own gradients, checked numerically in float64."""
+    x = random_array(seed, case["x_shape"])
+    w = random_array(seed + 1, case["w_shape"])
+    b = random_array(seed + 2, (case["w_shape"][0],))
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"])
+    with mc.use_backend("numba"):
+        mc.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], seed=seed % 1000,
+                     max_elements=40)
+
+
+@given(case=conv_cases(), seed=seeds)
+def test_im2col_and_col2im_kernels_match_the_reference(case, seed):
+    """The raw kernels: im2col_rows is the reference im2col with the batch moved into the
+    column index; col2im_rows is the reference col2im of the same columns."""
+    from minicnn.functional.utils import normalize_padding
+    from minicnn.kernels import conv as kconv
+    n, c, h, w = case["x_shape"]
+    kh, kw = case["w_shape"][2:]
+    (sh, sw), (dh, dw) = case["stride"], case["dilation"]
+    pads = normalize_padding(case["padding"], (kh, kw), case["stride"], case["dilation"], (h, w))
+    x = random_array(seed, case["x_shape"])
+    ref = F.im2col(x, (kh, kw), case["stride"], pads, case["dilation"])   # (N, C, kh, kw, Ho, Wo)
+    h_out, w_out = ref.shape[-2:]
+    x_pad = np.pad(x, ((0, 0), (0, 0)) + pads)
+    cols = kconv.im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out)
+    np.testing.assert_array_equal(cols, ref.transpose(1, 2, 3, 0, 4, 5).reshape(cols.shape))
+    back = kconv.col2im_rows(cols, n, c, h + sum(pads[0]), w + sum(pads[1]), kh, kw,
+                             sh, sw, dh, dw, h_out, w_out)
+    (pt, _), (pl, _) = pads
+    np.testing.assert_allclose(back[:, :, pt:pt + h, pl:pl + w],
+                               F.col2im(ref, x.shape, case["stride"], pads, case["dilation"]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_mixed_dtypes_fall_back_to_the_reference_math():
+    """A kernel only sees float32 or float64 inputs of one dtype; anything else runs the
+    reference lines of the parent class (and gives the reference's result)."""
+    x = random_array(0, (2, 3, 6, 6), "float32")
+    w = random_array(1, (4, 3, 3, 3), "float64")
+    with mc.use_backend("numba"):
+        y = F.conv2d(mc.Tensor(x, requires_grad=True), mc.Tensor(w, requires_grad=True))
+        assert type(y.creator).__name__ == "Conv2dNumba" and not y.creator.on_kernels
+        y.sum().backward()
+    with mc.use_backend("numpy"):
+        ref = F.conv2d(x, w)
+    np.testing.assert_array_equal(y.data, ref.data)
+
+
+# ----------------------------------------------------------------------------- backend
+def test_use_backend_restores_and_set_backend_validates():
+    before = mc.get_backend()
+    with mc.use_backend("numpy"):
+        assert mc.get_backend() == "numpy"
+        assert backend.implementation(F.conv.Conv2d, np.zeros(1)) is F.conv.Conv2d
+        with mc.use_backend("numba"):
+            assert backend.implementation(F.conv.Conv2d, np.zeros(1)).__name__ == "Conv2dNumba"
+        assert mc.get_backend() == "numpy"
+    assert mc.get_backend() == before
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        mc.set_backend("fortran")
+    assert set(mc.available_backends()) >= {"numpy", "numba"}
+
+
+def test_default_backend_is_numba_unless_the_environment_says_otherwise(monkeypatch):
+    monkeypatch.delenv("MINICNN_BACKEND", raising=False)
+    assert backend.default_backend() == "numba"
+    monkeypatch.setenv("MINICNN_BACKEND", "numpy")
+    assert backend.default_backend() == "numpy"
+
+
+def _run(code, **env):
+    """Run python code in a fresh interpreter from the source tree (nothing installed)."""
+    environ = {k: v for k, v in os.environ.items() if k != "MINICNN_BACKEND"}
+    environ.update(PYTHONPATH=ROOT, **env)
+    done = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(ROOT), env=environ,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+LENET_STEP = """
+import numpy as np, minicnn as mc, minicnn.functional as F
+x = mc.Tensor(np.random.default_rng(0).random((2, 1, 8, 8)), requires_grad=True)
+w = mc.Tensor(np.random.default_rng(1).random((3, 1, 3, 3)), requires_grad=True)
+y = F.max_pool2d(F.relu(F.conv2d(x, w, padding=1)), 2)
+loss = F.cross_entropy(F.linear(y.reshape(2, -1), np.ones((48, 4))), [0, 3])
+loss.backward()
+print(mc.get_backend(), type(y.creator).__name__, repr(float(loss.item())), float(x.grad.sum()))
+"""
+
+
+def test_minicnn_imports_and_runs_without_numba():
+    out = _run("import sys; sys.modules['numba'] = None\n" + LENET_STEP + """
+import pytest
+assert 'numba' not in mc.available_backends()
+try:
+    mc.set_backend('numba')
+except RuntimeError as e:
+    assert 'numba cannot be imported' in str(e)
+else:
+    raise AssertionError('set_backend("numba") worked without numba')
+""")
+    assert out.split()[:2] == ["numpy", "MaxPool2d"]
+
+
+def test_source_tree_finds_the_kernels_and_agrees_with_the_reference():
+    """PYTHONPATH=<checkout>, nothing installed: minicnn.kernels is the kernels/ folder."""
+    fast = _run(LENET_STEP + "import minicnn.kernels as k; print(k.__file__)").split()
+    ref = _run(LENET_STEP, MINICNN_BACKEND="numpy").split()
+    assert fast[:2] == ["numba", "MaxPool2dNumba"] and ref[:2] == ["numpy", "MaxPool2d"]
+    assert fast[-1] == os.path.join(ROOT, "kernels", "__init__.py")
+    np.testing.assert_allclose([float(fast[2]), float(fast[3])], [float(ref[2]), float(ref[3])],
+                               rtol=1e-12)
+
+
+def test_kernels_run_as_plain_python_with_numba_disable_jit():
+    out = _run(LENET_STEP + "from minicnn.kernels import conv; "
+               "print(type(conv.im2col_rows.serial).__name__)", NUMBA_DISABLE_JIT="1").split()
+    ref = _run(LENET_STEP, MINICNN_BACKEND="numpy").split()
+    assert out[:2] == ["numba", "MaxPool2dNumba"] and out[-1] == "function"
+    np.testing.assert_allclose([float(out[2]), float(out[3])], [float(ref[2]), float(ref[3])],
+                               rtol=1e-12)
