@@ -23,6 +23,7 @@ from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from . import zoo
 # (exports-issue3)
 # (exports-issue4)
-# (exports-issue5)
+from .models import GraphModel, Input
+from .zoo import to_torch_state_dict, load_torch_state_dict
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""model.summary() and count_params() on the seed networks: LeNet-5 and Keras' AlexNet."""
+"""model.summary() and count_params() on the seed networks: LeNet-5 and Keras' AlexNet;
+the MACs column (conv: H_out W_out C_out C_in/groups kh kw, dense: in x out)."""
 import pytest
 
 import minicnn as mc
@@ -36,29 +37,30 @@ def alexnet():
 
 LENET_SUMMARY = """\
 Model: "sequential"
-___________________________________________________________________
-Layer (type)                   Output Shape              Param #
-===================================================================
-conv2d (Conv2D)                (None, 6, 28, 28)         456
-___________________________________________________________________
-max_pooling2d (MaxPooling2D)   (None, 6, 14, 14)         0
-___________________________________________________________________
-conv2d_1 (Conv2D)              (None, 16, 10, 10)        2416
-___________________________________________________________________
-max_pooling2d_1 (MaxPooling2D) (None, 16, 5, 5)          0
-___________________________________________________________________
-flatten (Flatten)              (None, 400)               0
-___________________________________________________________________
-dense (Dense)                  (None, 120)               48120
-___________________________________________________________________
-dense_1 (Dense)                (None, 84)                10164
-___________________________________________________________________
-dense_2 (Dense)                (None, 10)                850
-===================================================================
+__________________________________________________________________________________
+Layer (type)                   Output Shape              Param #   MACs
+==================================================================================
+conv2d (Conv2D)                (None, 6, 28, 28)         456       352,800
+__________________________________________________________________________________
+max_pooling2d (MaxPooling2D)   (None, 6, 14, 14)         0         0
+__________________________________________________________________________________
+conv2d_1 (Conv2D)              (None, 16, 10, 10)        2416      240,000
+__________________________________________________________________________________
+max_pooling2d_1 (MaxPooling2D) (None, 16, 5, 5)          0         0
+__________________________________________________________________________________
+flatten (Flatten)              (None, 400)               0         0
+__________________________________________________________________________________
+dense (Dense)                  (None, 120)               48120     48,000
+__________________________________________________________________________________
+dense_1 (Dense)                (None, 84)                10164     10,080
+__________________________________________________________________________________
+dense_2 (Dense)                (None, 10)                850       840
+==================================================================================
 Total params: 62,006
 Trainable params: 62,006
 Non-trainable params: 0
-___________________________________________________________________"""
+Total MACs: 651,720 (multiply-adds per sample, forward pass)
+__________________________________________________________________________________"""
 
 
 def test_lenet_summary_is_the_keras_table():
@@ -96,6 +98,7 @@ def test_alexnet_shapes_and_parameters_without_a_forward_pass(monkeypatch):
     assert "(None, 64, 54, 54)" in text and "(None, 256, 5, 5)" in text
     assert [layer.count_params() for layer in model] == [
         23296, 0, 307392, 0, 663936, 884992, 0, 0, 26218496, 16781312, 4097000]
+    assert model.count_macs() == 545_452_800 and "Total MACs: 545,452,800" in text
 
 
 def test_non_trainable_parameters_are_counted_apart():
@@ -123,8 +126,9 @@ def test_summary_of_a_subclassed_model_uses_the_last_forward_pass():
         net.summary()
     text = net.build((1, 5, 5)).summary(print_fn=None)
     assert text.splitlines()[0] == 'Model: "net"'
-    assert "conv2d (Conv2D)              (None, 2, 3, 3)           20\n" in text
-    assert "dense (Dense)                (None, 3)                 57\n" in text
+    assert "conv2d (Conv2D)              (None, 2, 3, 3)           20        162\n" in text
+    assert "dense (Dense)                (None, 3)                 57        54\n" in text
+    assert "Total MACs: 216 " in text
 
 
 def test_unbuilt_sequential_summary_says_how_to_build():
@@ -136,6 +140,6 @@ def test_unbuilt_sequential_summary_says_how_to_build():
 
 def test_long_names_widen_the_table():
     model = mc.Sequential([Dense(2, input_shape=(3,), name="a_very_long_layer_name_indeed")])
-    text = model.summary(print_fn=None, line_length=80)
+    text = model.summary(print_fn=None, line_length=100)
     assert "a_very_long_layer_name_indeed (Dense)" in text
-    assert max(len(line) for line in text.splitlines()) == 80
+    assert max(len(line) for line in text.splitlines()) == 100

@@ -13,6 +13,7 @@ from ..rng import new_rng
 from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope
 from . import initializers
 from .module import Module
+from .symbolic import call_symbolic, is_symbolic
 
 # ----------------------------------------------------------------------------- Layer
 def looks_channels_last(shape):
@@ -103,10 +104,23 @@ class Layer(Module):
         setattr(self, name, p)
         return p
 
+    def count_macs(self, input_shape):
+        """Multiply-adds of one forward pass for one sample of ``input_shape`` (shape
+        arithmetic only). Only products of inputs with weights count: Conv2D and Dense
+        override this; normalisation, pooling, activations and merges count 0."""
+        return 0
+
     def __call__(self, x, **kwargs):
         """y = forward(x) for a batch x (array or Tensor): check its dtype and shape, make
-        the weights on first use, cast x to the weights' dtype, run inside layer_scope."""
+        the weights on first use, cast x to the weights' dtype, run inside layer_scope.
+
+        Called on a symbolic tensor (from ``Input``), it runs nothing: it checks the
+        shape, builds the weights and returns the symbolic output, a node of a graph
+        ``Model(inputs, outputs)``."""
+        if is_symbolic(x):
+            return call_symbolic(self, x)
         x = self._as_input(x)
+        self._last_input_shape = x.shape[1:]
         top_level = current_layer() is None
         self._check_input(x.shape, "data", layout=top_level and not self.built)
         self._output_shape = self.prepare(x.shape[1:])

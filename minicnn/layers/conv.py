@@ -70,6 +70,13 @@ class Conv2D(Layer):
                                            self.dilation_rate, op=self.describe())
         return (self.filters, h_out, w_out)
 
+    def count_macs(self, input_shape):
+        """H_out W_out filters (C_in / groups) kh kw: one multiply-add per kernel tap of
+        each output pixel (the bias add is not counted)."""
+        _, h_out, w_out = self.compute_output_shape(input_shape)
+        kh, kw = self.kernel_size
+        return h_out * w_out * self.filters * (input_shape[0] // self.groups) * kh * kw
+
     def forward(self, x):
         y = F.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
                      dilation=self.dilation_rate, groups=self.groups)

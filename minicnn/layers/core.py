@@ -49,6 +49,10 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    def count_macs(self, input_shape):
+        """in * units multiply-adds per row; (N, ..., in) has prod(...) rows per sample."""
+        return math.prod(input_shape[:-1]) * input_shape[-1] * self.units
+
     def forward(self, x):
         return self.activation(F.linear(x, self.kernel, self.bias))
 

@@ -23,8 +23,15 @@ from ..train import TrainingAPI
 class Model(Module, TrainingAPI):
     """A Module that trains itself: ``compile``, ``fit``, ``evaluate``, ``predict``.
 
-    Model(name=None).
+    Model(name=None) for a subclass; ``Model(inputs, outputs, name=None)`` draws a graph
+    model from Input placeholders (Keras' functional API; see graph.py).
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .graph import GraphModel
+            return super().__new__(GraphModel)
+        return super().__new__(cls)
 
     def __init__(self, name=None):
         super().__init__(name=name)
@@ -42,6 +49,15 @@ class Model(Module, TrainingAPI):
         A leading None batch axis, as Keras writes it, is dropped."""
         self.prepare(sample_shape(input_shape))
         return self
+
+    def count_macs(self, input_shape=None):
+        """Multiply-adds of one forward pass per sample, from the input shape each layer
+        saw last (a subclassed model knows its shapes only by running)."""
+        from .graph import macs_of
+        if input_shape is not None:
+            self.build(input_shape)
+        return sum(macs_of(m, m._last_input_shape) for m in self.modules()[1:]
+                   if getattr(m, "_last_input_shape", None) is not None)
 
     def get_layer(self, name):
         """The sub-module called ``name`` (Keras' get_layer)."""

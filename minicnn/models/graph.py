@@ -1,0 +1,208 @@
+"""The graph Model (Keras' functional API): layers wired by calling them on symbolic tensors.
+
+    x = Input((3, 32, 32))
+    a = Conv2D(8, 1, activation="relu")(x)
+    b = Conv2D(8, 3, padding="same", activation="relu")(x)      # x fans out
+    y = Concatenate()([a, b])                                   # and fans back in
+    model = Model(x, Dense(10)(Flatten()(y)))
+
+``Model(inputs, outputs)`` walks back from the outputs and orders the nodes so that each
+comes after the nodes it reads (a topological order). ``forward`` evaluates them in that
+order on real Tensors; the autograd graph then has the same shape as the layer graph, so
+``backward`` adds up the gradients of a tensor read by several layers (fan-out) and
+splits the gradient of a join (fan-in) by itself. Shapes and weights are known as soon
+as the graph is drawn: no forward pass is needed for ``summary`` or ``count_params``.
+
+Several outputs (GoogLeNet's auxiliary heads) come back as a list, in the order given;
+``compile(loss=[...], loss_weights=[...])`` trains on their weighted sum.
+"""
+from .. import losses as _losses
+from ..layers.input import InputLayer
+from ..layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
+from .model import Model
+
+
+class GraphModel(Model):
+    """A Model made from ``Input`` placeholders and the outputs of layers called on them.
+
+    GraphModel(inputs, outputs, name=None) — also reached as ``Model(inputs, outputs)``.
+    inputs: one SymbolicTensor from ``Input`` or a list; outputs: one or a list.
+    Parameter paths are '<layer name>.<weight>', e.g. 'conv2d_3.kernel'.
+    """
+
+    def __init__(self, inputs, outputs, name=None):
+        super().__init__(name=name)
+        self._single_input = isinstance(inputs, SymbolicTensor)
+        self._single_output = isinstance(outputs, SymbolicTensor)
+        self.inputs = [inputs] if self._single_input else list(inputs)
+        self.outputs = [outputs] if self._single_output else list(outputs)
+        for what, tensors in (("inputs", self.inputs), ("outputs", self.outputs)):
+            if not tensors or not all(isinstance(t, SymbolicTensor) for t in tensors):
+                raise TypeError(f"{self.describe()}: {what} must be symbolic tensors (from "
+                                f"Input(...) and layers called on them), got {tensors!r}")
+        for t in self.inputs:
+            if not isinstance(t.layer, InputLayer):
+                raise ValueError(f"{self.describe()}: every input must come from Input(...); "
+                                 f"{t!r} does not")
+        self._nodes = self._topological_nodes()
+        layers = []
+        for node in self._nodes:
+            if all(node.layer is not known for known in layers):
+                layers.append(node.layer)
+        names = [layer.name for layer in layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"{self.describe()}: layer names must be unique, {duplicates} "
+                             f"are used by different layers")
+        self._graph_layers = layers
+        shapes = [t.sample_shape for t in self.inputs]
+        self.input_shape = shapes[0] if self._single_input else shapes
+        out_shapes = [t.sample_shape for t in self.outputs]
+        self.output_shape = out_shapes[0] if self._single_output else out_shapes
+
+    def _topological_nodes(self):
+        """Every node the outputs depend on, each after its parents (iterative DFS)."""
+        order, done, stack = [], set(), [(t, False) for t in reversed(self.outputs)]
+        inputs = {id(t) for t in self.inputs}
+        while stack:
+            node, parents_done = stack.pop()
+            if parents_done:
+                if id(node) not in done:
+                    done.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in done:
+                continue
+            if isinstance(node.layer, InputLayer) and id(node) not in inputs:
+                raise ValueError(f"{self.describe()}: the outputs depend on the Input "
+                                 f"'{node.layer.name}' {node.shape}, which is not among the "
+                                 f"model's inputs {[t.layer.name for t in self.inputs]}")
+            stack.append((node, True))
+            stack.extend((p, False) for p in reversed(node.parents) if id(p) not in done)
+        return order
+
+    # -- the tree of modules: the layers, named by their names
+    def named_children(self):
+        for layer in self._graph_layers:
+            yield layer.name, layer
+
+    @property
+    def layers(self):
+        return list(self._graph_layers)
+
+    # -- running
+    def __call__(self, *args, **kwargs):
+        if args and is_symbolic(args[0]):               # a model used as a layer of a graph
+            return call_symbolic(self, args[0])
+        return super().__call__(*args, **kwargs)
+
+    def forward(self, *xs):
+        """Evaluate the graph on real data: one batch per Input (positional, or one list)."""
+        if len(xs) == 1 and isinstance(xs[0], (list, tuple)) and not self._single_input:
+            xs = tuple(xs[0])
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"{self.describe()}: expected {len(self.inputs)} input batch(es) "
+                             f"for the Inputs {[t.layer.name for t in self.inputs]}, got {len(xs)}")
+        values = {id(t): t.layer(x) for t, x in zip(self.inputs, xs)}
+        for node in self._nodes:
+            if id(node) in values:
+                continue
+            args = [values[id(p)] for p in node.parents]
+            values[id(node)] = node.layer(args if node.multi_input else args[0])
+        outs = [values[id(t)] for t in self.outputs]
+        return outs[0] if self._single_output else outs
+
+    def prepare(self, input_shape):
+        """The output shape(s); the shapes are fixed by the Inputs, so this only checks."""
+        expected = self.input_shape
+        given = ([tuple(s) for s in input_shape] if not self._single_input
+                 else tuple(input_shape))
+        if given != expected:
+            raise ValueError(f"{self.describe()}: built for inputs of shape {expected}, got "
+                             f"{given}")
+        return self.output_shape
+
+    def build(self, input_shape=None):
+        """Nothing to do: a graph model's weights are made when the graph is drawn."""
+        if input_shape is not None:
+            self.prepare(input_shape if not self._single_input or input_shape[0] is not None
+                         else input_shape[1:])
+        return self
+
+    # -- shapes, MACs and the summary's rows
+    def nodes(self):
+        """(node, input shape(s)) for every layer call, in evaluation order (Inputs too)."""
+        return [(node, [p.sample_shape for p in node.parents] if node.multi_input else
+                 (node.parents[0].sample_shape if node.parents else node.sample_shape))
+                for node in self._nodes]
+
+    def count_macs(self, input_shape=None):
+        """Multiply-adds of one forward pass per sample (see Layer.count_macs)."""
+        if input_shape is not None:
+            self.prepare(input_shape)
+        return sum(macs_of(node.layer, shape) for node, shape in self.nodes())
+
+    # -- several outputs, several losses
+    def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
+        """As Model.compile; with several outputs ``loss`` may be one loss for all of them,
+        a list (one per output) or a dict by output layer name, and ``loss_weights`` a
+        list or dict of factors (default 1): the training loss is sum_i w_i loss_i.
+        Metrics are computed on the first output."""
+        per_output = loss if isinstance(loss, (list, tuple, dict)) else [loss] * len(self.outputs)
+        if isinstance(per_output, dict):
+            names = [t.layer.name for t in self.outputs]
+            unknown = sorted(set(per_output) - set(names))
+            if unknown:
+                raise ValueError(f"compile: no outputs named {unknown}; the outputs are {names}")
+            per_output = [per_output.get(n) for n in names]
+        if len(per_output) != len(self.outputs):
+            raise ValueError(f"compile: {self.describe()} has {len(self.outputs)} outputs but "
+                             f"{len(per_output)} losses were given")
+        weights = loss_weights if loss_weights is not None else [1.0] * len(self.outputs)
+        if isinstance(weights, dict):
+            weights = [weights.get(t.layer.name, 1.0) for t in self.outputs]
+        if len(weights) != len(self.outputs):
+            raise ValueError(f"compile: {len(self.outputs)} outputs but {len(weights)} "
+                             f"loss_weights")
+        first = next((item for item in per_output if item is not None), None)
+        super().compile(optimizer=optimizer, loss=first, metrics=metrics)
+        self._output_losses = [None if item is None else _losses.get(item)[0]
+                               for item in per_output]
+        self._loss_weights = [float(w) for w in weights]
+        return self
+
+    def compute_loss(self, y_pred, y_true):
+        """sum_i w_i loss_i(output_i, target_i); y_true is one target for every output
+        (GoogLeNet's heads share the labels) or a list with one per output."""
+        if self._single_output:
+            parent = getattr(super(), "compute_loss", None) or super()._compute_loss
+            return parent(y_pred, y_true)
+        targets = (list(y_true) if isinstance(y_true, (list, tuple))
+                   else [y_true] * len(y_pred))
+        total = None
+        for fn, weight, pred, target in zip(self._output_losses, self._loss_weights,
+                                            y_pred, targets):
+            if fn is None or weight == 0:
+                continue
+            term = fn(pred, target) * weight
+            total = term if total is None else total + term
+        return total
+
+    _compute_loss = compute_loss          # the name TrainingAPI used before compute_loss
+
+    def compute_metrics(self, y_pred, y_true):
+        """The compiled metrics of the first output (the main head)."""
+        if not self._single_output:
+            y_pred = y_pred[0]
+            y_true = y_true[0] if isinstance(y_true, (list, tuple)) else y_true
+        return super().compute_metrics(y_pred, y_true)
+
+
+def macs_of(module, input_shape):
+    """A layer's or model's multiply-adds for one sample of ``input_shape`` (0 if it has
+    no count_macs)."""
+    count = getattr(module, "count_macs", None)
+    return int(count(input_shape)) if count is not None else 0
+
+
+__all__ = ["GraphModel", "macs_of"]
