@@ -17,18 +17,19 @@ import time
 import numpy as np
 
 
-def set_threads(threads=None):
+def set_threads(threads=None, with_torch=True):
     """Give PyTorch, Numba and BLAS the same number of threads; returns it.
 
-    Call before the first numpy import touches BLAS (OMP_NUM_THREADS is read at load
-    time), so also exported to the environment for subprocesses.
+    BLAS reads OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when numpy loads it, so run_all.py
+    also sets them in the environment of each benchmark process.
     """
     threads = threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
-    import torch
-    torch.set_num_threads(threads)
+    if with_torch:
+        import torch
+        torch.set_num_threads(threads)
     try:
         import numba
         numba.set_num_threads(threads)

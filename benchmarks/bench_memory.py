@@ -4,7 +4,7 @@ training step with and without Numba's on-disk cache.
 
     python benchmarks/bench_memory.py [--threads 2] [--steps 20] [--json out.json]
 
-Memory: the process's peak resident set (ru_maxrss) after ``--steps`` training steps,
+Memory: the process's peak resident set (VmHWM) after ``--steps`` training steps,
 and the part of it that training added on top of the process after its imports and
 model setup ("training" column: the peak minus that baseline; for minicnn-numba the
 baseline is taken after a first step has loaded the compiled kernels, so it is the
@@ -26,16 +26,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 MEMORY_SCRIPT = r"""
-import resource, sys
+import sys
 sys.path.insert(0, {here!r})
 framework, steps = sys.argv[1], int(sys.argv[2])
 import numpy as np
 from bench_lenet import build_minicnn, build_torch, set_threads
-set_threads({threads})
-def rss_kib():
+set_threads({threads}, with_torch=framework == "pytorch")   # minicnn runs load no torch
+def status_kib(field):      # VmRSS: resident now; VmHWM: the peak of this process image
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
 x = np.random.default_rng(0).random((128, 1, 32, 32), dtype=np.float32)
 y = np.random.default_rng(1).integers(0, 10, 128)
@@ -60,10 +60,10 @@ else:
         import minicnn.kernels.conv, minicnn.kernels.pool, minicnn.kernels.elementwise
         small = build_minicnn(1)
         F.cross_entropy(small(x[:2]), y[:2]).backward()
-baseline = rss_kib()
+baseline = status_kib("VmRSS")
 for _ in range(steps):
     step()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = status_kib("VmHWM")   # (not ru_maxrss: Linux carries that over from the parent across exec)
 print(peak, peak - baseline)
 """
 

@@ -8,14 +8,16 @@ columns of the whole batch sit side by side in one matrix
     cols[(c, i, j), (n, y, x)] = x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
     shape (C kh kw, N H_out W_out)
 
-so each group's convolution is ONE large matrix product, which BLAS runs at full speed
+so each group's convolution is one large matrix product, which BLAS runs at full speed
 (P = H_out W_out, K = C/g kh kw):
 
     out_g (O/g, N P) = W_g (O/g, K) @ cols_g (K, N P)
     dW_g  (O/g, K)   = dOut_g (O/g, N P) @ cols_g^T             (sums over n and pixels)
     dcols_g (K, N P) = W_g^T @ dOut_g,  then col2im adds dcols back onto the pixels
 
-and moving between (O, N P) and NCHW copies runs of P consecutive numbers.
+and moving between (O, N P) and NCHW copies runs of P consecutive numbers. (The caller,
+kernels/ops.py, feeds the batch in chunks of samples whose columns fit in the cache;
+"whole batch" means one chunk here.)
 
 The caller pads the input (any padding, asymmetric included) before im2col and crops
 the padding off col2im's result: a padded copy of x is kh kw times smaller than cols,
@@ -68,8 +70,8 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
 
 
 @kernel
-def col2im_rows(cols, n, c, h_pad, w_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
-    """The adjoint of im2col_rows: dx_pad (N, C, H_pad, W_pad), the gradient of the
+def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
+    """The adjoint of im2col_rows: fills dx_pad (N, C, H_pad, W_pad), the gradient of the
     padded input (the caller crops the padding off). Reference twin: functional.conv.col2im.
 
     As plain loops:
@@ -79,38 +81,38 @@ def col2im_rows(cols, n, c, h_pad, w_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
                 cols[(c*kh + i)*kw + j, (n*H_out + y)*W_out + x]
     Each (n, c) plane is written by one thread, so there are no races.
     """
-    dx = np.zeros((n, c, h_pad, w_pad), dtype=cols.dtype)
+    n, c = dx_pad.shape[0], dx_pad.shape[1]
     for nc in prange(n * c):
         b = nc // c
         ci = nc % c
+        dx_pad[b, ci] = 0
         for i in range(kh):
             for j in range(kw):
                 row = cols[(ci * kh + i) * kw + j]
                 for y in range(h_out):
                     src = row[(b * h_out + y) * w_out:(b * h_out + y + 1) * w_out]
                     if sw == 1:
-                        dst = dx[b, ci, y * sh + i * dh, j * dw:j * dw + w_out]
+                        dst = dx_pad[b, ci, y * sh + i * dh, j * dw:j * dw + w_out]
                         for k in range(w_out):
                             dst[k] += src[k]
                     else:
-                        dst_s = dx[b, ci, y * sh + i * dh, j * dw:j * dw + (w_out - 1) * sw + 1:sw]
+                        dst_s = dx_pad[b, ci, y * sh + i * dh,
+                                       j * dw:j * dw + (w_out - 1) * sw + 1:sw]
                         for k in range(w_out):
                             dst_s[k] += src[k]
-    return dx
 
 
 @kernel
-def rows_to_nchw(y_rows, bias, n, h_out, w_out):
-    """out (N, O, H_out, W_out) from the product y_rows (O, N H_out W_out), plus the bias
-    (fused; a bias of length 0 means none).
+def rows_to_nchw(y_rows, bias, out):
+    """Fills out (N, O, H_out, W_out) from the product y_rows (O, N H_out W_out), plus
+    the bias (fused; a bias of length 0 means none).
 
     As plain loops:
         for n, o, p:  out[n, o, p] = y_rows[o, n*P + p] + bias[o]
     Reference twin: the reshape and ``out += b`` in functional.conv.Conv2d.forward.
     """
-    o_count = y_rows.shape[0]
+    n, o_count, h_out, w_out = out.shape
     plane = h_out * w_out
-    out = np.empty((n, o_count, h_out, w_out), dtype=y_rows.dtype)
     flat = out.reshape(n, o_count, plane)
     has_bias = bias.shape[0] > 0
     for no in prange(n * o_count):
@@ -121,7 +123,6 @@ def rows_to_nchw(y_rows, bias, n, h_out, w_out):
         dst = flat[b, o]
         for p in range(plane):
             dst[p] = src[p] + shift
-    return out
 
 
 @kernel

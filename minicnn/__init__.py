@@ -21,9 +21,10 @@ from . import data, losses, metrics, optim
 from .train import History, TrainingAPI
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from . import zoo
-# (exports-issue3)
+from . import callbacks
+from .checkpoint import load, load_weights, save, save_weights
+from .train import NonFiniteLossError
 # (exports-issue4)
-from .models import GraphModel, Input
-from .zoo import to_torch_state_dict, load_torch_state_dict
+# (exports-issue5)
 
 __version__ = "0.1.0"

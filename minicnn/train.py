@@ -21,15 +21,21 @@ Usage::
     loss, acc = model.evaluate(x_test, y_test)
     probs = model.predict(x_test)              # a NumPy array
 """
-import time
+import signal
+import threading
 
 import numpy as np
 
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
-from .rng import new_rng
+from .callbacks import CallbackList, ProgressBar
+from .rng import global_rng, new_rng
 from .tensor import Tensor, get_default_dtype, no_grad
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite (the message names the epoch and batch)."""
 
 
 class History:
@@ -47,6 +53,10 @@ class History:
         self.epoch.append(epoch)
         for name, value in logs.items():
             self.history.setdefault(name, []).append(value)
+
+    def last(self):
+        """The logs of the last epoch ({} before any)."""
+        return {k: v[-1] for k, v in self.history.items() if v}
 
     def __repr__(self):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
@@ -102,64 +112,131 @@ class TrainingAPI:
 
     # -- fit
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True,
-            verbose=1, seed=None, validation_split=0.0):
+            verbose=1, seed=None, validation_split=0.0, callbacks=None, transform=None,
+            resume=None):
         """Train for ``epochs`` passes over (x, y); returns a ``History``.
 
         x: (N, C, H, W) (or whatever the model takes), y: (N,) labels or (N, ...) targets.
-        Each epoch visits the samples in a new random order (drawn from ``seed``, or from
-        minicnn's global generator, see ``mc.manual_seed``), in batches of ``batch_size``
-        (the last may be smaller), with one optimizer step per batch. The logged 'loss'
-        and metrics are their means over the epoch's samples (computed while the weights
-        change, as Keras reports them); 'val_*' are computed after the epoch in eval mode.
-        ``validation_split`` holds out that fraction of the samples, taken from the end
-        before shuffling, as validation data.
+        Each epoch visits the samples in a random order drawn from (seed, epoch), in
+        batches of ``batch_size`` (the last may be smaller), one optimizer step per batch;
+        without ``seed`` one is drawn from minicnn's global generator (``mc.manual_seed``).
+        The logged 'loss' and metrics are their means over the epoch's samples (computed
+        while the weights change, as Keras reports them); 'val_*' are computed after the
+        epoch in eval mode. ``validation_split`` holds out that fraction of the samples,
+        taken from the end before shuffling, as validation data.
+
+        callbacks  minicnn.callbacks objects (EarlyStopping, ModelCheckpoint, schedules)
+        transform  augmentation for training batches: fn(x_batch, rng) -> x_batch, with
+                   rng a Generator seeded from (seed, epoch, batch)
+        verbose    1: a line per epoch (and a live bar on a terminal), 0: silent
+        resume     a checkpoint path, or True for the state ``mc.load`` read: continue that
+                   run where it stopped (same seed, same batches; the result equals the
+                   uninterrupted run's)
+
+        Ctrl-C stops after the current batch: callbacks' ``on_interrupt`` runs (a
+        ModelCheckpoint saves) and KeyboardInterrupt is raised. A loss that is NaN or
+        infinite raises NonFiniteLossError (naming the epoch and batch) before the step.
         """
         self._check_compiled("fit")
         x, y = _check_xy(x, y, "fit")
         _check_positive(batch_size=batch_size, epochs=epochs)
-        if validation_split:
-            if validation_data is not None:
-                raise ValueError("fit: give validation_data or validation_split, not both")
-            if not 0 < validation_split < 1:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
-            n_train = len(x) - int(round(len(x) * validation_split))
-            x, validation_x = x[:n_train], x[n_train:]
-            y, validation_y = y[:n_train], y[n_train:]
-            validation_data = (validation_x, validation_y)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
-            validation_data = _check_xy(*validation_data, "fit(validation_data)")
-        rng = new_rng(seed)
-        history = History()
-        self.history = history
-        n = len(x)
-        for epoch in range(epochs):
-            start_time = time.perf_counter()
-            self.train()
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            totals = _Totals(self._metrics)
-            for start in range(0, n, batch_size):
-                index = order[start:start + batch_size]
-                y_batch = y[index]
-                self.optimizer.zero_grad()
-                y_pred = self(self._input_tensor(x[index]))
-                if start == 0 and epoch == 0:
-                    self._bind_optimizer()       # the weights exist now, even if unbuilt before
-                loss = self._compute_loss(y_pred, y_batch)
-                loss.backward()
-                self.optimizer.step()
-                totals.add(loss, y_pred, y_batch)
-            logs = totals.result()
-            if validation_data is not None:
-                val = self._evaluate_logs(*validation_data, batch_size)
-                logs.update({"val_" + k: v for k, v in val.items()})
-            history.append(epoch, logs)
-            if verbose:
-                seconds = time.perf_counter() - start_time
-                shown = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {seconds:.1f}s - {shown}", flush=True)
+        x, y, validation_data = _split_validation(x, y, validation_data, validation_split)
+        saved = self._resume_state(resume)
+        callback_list = list(callbacks or [])
+        if verbose:
+            callback_list.append(ProgressBar(epochs, len(x)))
+        hooks = CallbackList(callback_list, self)
+        n, batches = len(x), -(-len(x) // batch_size)
+        self._fit = _FitState(seed=int(new_rng(seed).integers(2**63)) if saved is None
+                              else saved["seed"], epochs=epochs, batch_size=batch_size,
+                              shuffle=shuffle, callbacks=callback_list)
+        if saved is not None:
+            self._fit.restore(saved, self)
+        self.history = history = self._fit.history
+        self.stop_training = False
+        hooks.on_train_begin({"batches": batches, "samples": n})
+        with _interrupt_after_batch() as interrupted:
+            try:
+                for epoch in range(self._fit.epoch, epochs):
+                    self._train_epoch(epoch, x, y, hooks, transform, interrupted)
+                    logs = self._fit.totals.result()
+                    if validation_data is not None:
+                        val = self._evaluate_logs(*validation_data, batch_size)
+                        logs.update({"val_" + k: v for k, v in val.items()})
+                    self._fit.end_epoch()
+                    hooks.on_epoch_end(epoch, logs)
+                    history.append(epoch, logs)
+                    if self.stop_training:
+                        break
+                    if interrupted():
+                        raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                hooks.on_interrupt()
+                raise
+            except NonFiniteLossError as error:
+                saved_by = [c.last_saved for c in callback_list
+                            if getattr(c, "last_saved", None)]
+                if saved_by:
+                    error.args = (error.args[0] + f"; the last good checkpoint is "
+                                  f"{saved_by[-1][0]} (after epoch {saved_by[-1][1]})",)
+                raise
+        hooks.on_train_end(history.last())
         return history
+
+    def _train_epoch(self, epoch, x, y, hooks, transform, interrupted):
+        """One pass over the batches of ``epoch`` (from where a resumed run stopped)."""
+        state = self._fit
+        self.train()
+        n, size = len(x), state.batch_size
+        order = (np.random.default_rng([state.seed, epoch]).permutation(n) if state.shuffle
+                 else np.arange(n))
+        hooks.on_epoch_begin(epoch)              # also when resuming inside an epoch
+        for batch in range(state.batch, -(-n // size)):
+            hooks.on_batch_begin(epoch, batch)
+            index = order[batch * size:(batch + 1) * size]
+            x_batch, y_batch = x[index], y[index]
+            if transform is not None:
+                x_batch = transform(x_batch, np.random.default_rng([state.seed, epoch, batch]))
+            loss, y_pred = self.train_step(x_batch, y_batch, epoch, batch)
+            state.totals.add(loss, self.compute_metrics(y_pred, y_batch), len(index))
+            state.batch = batch + 1
+            hooks.on_batch_end(epoch, batch, dict(state.totals.result(), size=len(index)))
+            if interrupted():
+                raise KeyboardInterrupt
+
+    def train_step(self, x_batch, y_batch, epoch=0, batch=0):
+        """zero_grad, forward, loss, backward, step on one batch; (loss float, y_pred)."""
+        self.optimizer.zero_grad()
+        y_pred = self(self._input_tensor(x_batch))
+        self._bind_optimizer()                   # the weights exist now, even if unbuilt before
+        loss = self.compute_loss(y_pred, y_batch)
+        value = float(loss.item())
+        if not np.isfinite(value):
+            raise NonFiniteLossError(
+                f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1}; training "
+                f"stopped before that step, so the weights are the last finite ones. Try a "
+                f"lower learning rate (now {self.optimizer.lr}), or check the data for NaN")
+        loss.backward()
+        self.optimizer.step()
+        return value, y_pred
+
+    def training_state(self):
+        """Where the current (or last) fit is, as JSON-able data for a checkpoint."""
+        if getattr(self, "_fit", None) is None:
+            return None
+        return self._fit.to_json(self)
+
+    def _resume_state(self, resume):
+        if resume is None or resume is False:
+            return None
+        if resume is True:
+            saved = getattr(self, "checkpoint_training_state", None)
+            if saved is None:
+                raise ValueError("fit(resume=True): this model was not loaded from a checkpoint "
+                                 "with a training state; pass resume='path/to/checkpoint.npz'")
+            return saved
+        from .checkpoint import load_into
+        return load_into(self, resume)
 
     # -- evaluate and predict
     def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
@@ -194,15 +271,24 @@ class TrainingAPI:
 
     # -- helpers
     def _evaluate_logs(self, x, y, batch_size):
-        totals = _Totals(self._metrics)
+        totals = _Totals()
         with _eval_mode(self), no_grad():
             for start in range(0, len(x), batch_size):
                 y_batch = y[start:start + batch_size]
                 y_pred = self(self._input_tensor(x[start:start + batch_size]))
-                totals.add(self._compute_loss(y_pred, y_batch), y_pred, y_batch)
-        return totals.result(prefix="")
+                totals.add(float(self.compute_loss(y_pred, y_batch).item()),
+                           self.compute_metrics(y_pred, y_batch), len(y_batch))
+        return totals.result()
 
-    def _compute_loss(self, y_pred, y_true):
+    def compute_metrics(self, y_pred, y_true):
+        """{metric name: one value per sample (or the batch mean)} for one batch.
+        Override for models with several outputs."""
+        pred, true = _numpy(y_pred.data), _numpy(y_true)
+        return {name: fn(pred, true) for name, fn in self._metrics}
+
+    def compute_loss(self, y_pred, y_true):
+        """The loss of one batch as a single-number Tensor (the mean over the batch).
+        Override for models with several outputs (e.g. auxiliary heads)."""
         loss = self._loss_fn(y_pred, y_true)
         if not isinstance(loss, Tensor) or loss.size != 1:
             shape = getattr(loss, "shape", type(loss).__name__)
@@ -219,25 +305,113 @@ class TrainingAPI:
 class _Totals:
     """Sums of the loss and per-sample metric values over the batches of one pass."""
 
-    def __init__(self, metrics):
-        self.metrics = metrics
-        self.count = 0
-        self.loss = 0.0
-        self.sums = [0.0] * len(metrics)
+    def __init__(self, count=0, sums=None):
+        self.count = count
+        self.sums = dict(sums or {})
 
-    def add(self, loss, y_pred, y_true):
-        n = len(y_pred)
+    def add(self, loss, metric_values, n):
+        """loss: the batch mean; metric_values: {name: per-sample values or a batch mean}."""
         self.count += n
-        self.loss += float(loss.item()) * n          # the loss is a mean over the batch
-        for i, (name, fn) in enumerate(self.metrics):
-            values = np.asarray(fn(_numpy(y_pred.data), _numpy(y_true)), dtype=np.float64)
-            self.sums[i] += float(values.sum()) if values.ndim else float(values) * n
+        self.sums["loss"] = self.sums.get("loss", 0.0) + loss * n
+        for name, values in metric_values.items():
+            values = np.asarray(values, dtype=np.float64)
+            total = float(values.sum()) if values.ndim else float(values) * n
+            self.sums[name] = self.sums.get(name, 0.0) + total
 
-    def result(self, prefix=""):
-        logs = {prefix + "loss": self.loss / self.count}
-        for (name, _), total in zip(self.metrics, self.sums):
-            logs[prefix + name] = total / self.count
-        return logs
+    def result(self):
+        return {name: total / max(self.count, 1) for name, total in self.sums.items()}
+
+
+class _FitState:
+    """Where a fit is: epoch, batch within it, partial sums, history, and the seed that
+    fixes every epoch's order. Saved in checkpoints so a run resumes exactly."""
+
+    def __init__(self, seed, epochs, batch_size, shuffle, callbacks):
+        self.seed, self.epochs, self.batch_size, self.shuffle = seed, epochs, batch_size, shuffle
+        self.callbacks = callbacks
+        self.epoch, self.batch, self.totals, self.history = 0, 0, _Totals(), History()
+
+    def end_epoch(self):
+        self.epoch, self.batch, self.totals = self.epoch + 1, 0, _Totals()
+
+    def to_json(self, model):
+        return {"epoch": self.epoch, "batch": self.batch, "seed": self.seed,
+                "epochs": self.epochs, "batch_size": self.batch_size, "shuffle": self.shuffle,
+                "totals": {"count": self.totals.count, "sums": self.totals.sums},
+                "history": self.history.history, "rng": random_states(model),
+                "callbacks": [{"class": type(c).__name__, "state": c.get_state()}
+                              for c in self.callbacks]}
+
+    def restore(self, saved, model):
+        if saved["batch_size"] != self.batch_size or saved["shuffle"] != self.shuffle:
+            raise ValueError(f"fit(resume=...): the checkpoint was trained with batch_size="
+                             f"{saved['batch_size']}, shuffle={saved['shuffle']}; resume with "
+                             f"the same values (got {self.batch_size}, {self.shuffle})")
+        self.epoch, self.batch = saved["epoch"], saved["batch"]
+        self.totals = _Totals(saved["totals"]["count"], saved["totals"]["sums"])
+        for epoch, _ in enumerate(next(iter(saved["history"].values()), [])):
+            self.history.append(epoch, {k: v[epoch] for k, v in saved["history"].items()})
+        set_random_states(model, saved["rng"])
+        for c, s in zip(self.callbacks, saved["callbacks"]):
+            if type(c).__name__ == s["class"]:
+                c.set_state(s["state"])
+
+
+def random_states(model):
+    """The state of minicnn's global generator and of every Generator a module holds."""
+    states = {"global": global_rng().bit_generator.state}
+    for path, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, np.random.Generator):
+                states[f"{path}.{attr}"] = value.bit_generator.state
+    return states
+
+
+def set_random_states(model, states):
+    global_rng().bit_generator.state = states["global"]
+    for path, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, np.random.Generator) and f"{path}.{attr}" in states:
+                value.bit_generator.state = states[f"{path}.{attr}"]
+
+
+class _interrupt_after_batch:
+    """Within the block, Ctrl-C only raises a flag (checked after each batch), so a
+    checkpoint never holds a half-applied step. A second Ctrl-C stops at once."""
+
+    def __enter__(self):
+        self.flag = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        return lambda: self.flag
+
+    def _handler(self, signum, frame):
+        if self.flag:
+            raise KeyboardInterrupt
+        self.flag = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def _split_validation(x, y, validation_data, validation_split):
+    if validation_split:
+        if validation_data is not None:
+            raise ValueError("fit: give validation_data or validation_split, not both")
+        if not 0 < validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in (0, 1), got {validation_split}")
+        n_train = len(x) - int(round(len(x) * validation_split))
+        validation_data = (x[n_train:], y[n_train:])
+        x, y = x[:n_train], y[:n_train]
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
+        validation_data = _check_xy(*validation_data, "fit(validation_data)")
+    return x, y, validation_data
 
 
 class _eval_mode:

@@ -79,6 +79,27 @@ def test_conv2d_kernel_asymmetric_padding(padding):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=10)
+@given(case=conv_cases(), seed=seeds)
+def test_conv2d_kernel_in_chunks_of_one_sample(dtype, case, seed):
+    """The kernel feeds the batch to im2col in chunks that fit the cache; with chunks of
+    one sample (CHUNK_BYTES = 1) it must still give the reference's numbers."""
+    from minicnn.kernels import ops
+    x = random_array(seed, (3,) + case["x_shape"][1:], dtype)
+    w = random_array(seed + 1, case["w_shape"], dtype)
+    b = random_array(seed + 2, (case["w_shape"][0],), dtype)
+    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+              groups=case["groups"])
+    saved, ops.CHUNK_BYTES = ops.CHUNK_BYTES, 1
+    try:
+        assert ops.Conv2dNumba._chunks(3, 100) == [(0, 1), (1, 2), (2, 3)]
+        assert_backends_agree(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], dtype,
+                              "Conv2dNumba")
+    finally:
+        ops.CHUNK_BYTES = saved
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(case=pool_cases(), seed=seeds, ties=st.booleans())
 def test_max_pool2d_kernel_matches_reference(dtype, case, seed, ties):
     x = random_array(seed, case["x_shape"], dtype)
@@ -174,8 +195,8 @@ def test_im2col_and_col2im_kernels_match_the_reference(case, seed):
     x_pad = np.pad(x, ((0, 0), (0, 0)) + pads)
     cols = kconv.im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out)
     np.testing.assert_array_equal(cols, ref.transpose(1, 2, 3, 0, 4, 5).reshape(cols.shape))
-    back = kconv.col2im_rows(cols, n, c, h + sum(pads[0]), w + sum(pads[1]), kh, kw,
-                             sh, sw, dh, dw, h_out, w_out)
+    back = np.full(x_pad.shape, np.nan)             # the kernel must overwrite every entry
+    kconv.col2im_rows(cols, back, kh, kw, sh, sw, dh, dw, h_out, w_out)
     (pt, _), (pl, _) = pads
     np.testing.assert_allclose(back[:, :, pt:pt + h, pl:pl + w],
                                F.col2im(ref, x.shape, case["stride"], pads, case["dilation"]),

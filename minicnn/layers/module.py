@@ -14,7 +14,26 @@ Module (PyTorch style). Subclass it, assign sub-modules and Parameters as attrib
 Nothing is registered by hand: ``named_parameters`` walks the attributes (in the order
 they were first assigned) and finds every Parameter, Module, and list/tuple/dict of
 Modules. That walk gives ``parameters()``, ``state_dict()``, ``train()``/``eval()``...
+
+Configs (how checkpoints store an architecture, with no per-layer code):
+
+    Every subclass's __init__ is wrapped (``__init_subclass__``) to keep the arguments
+    the outermost constructor call got, so
+    ``module.get_config()`` is those arguments by parameter name (plus the module's
+    actual ``name``), and ``type(module).from_config(config)`` calls the constructor
+    again. ``minicnn.layers.config.serialize(module)`` turns that into JSON-able data,
+    {"class": "Conv2D", "config": {"filters": 6, ...}}: argument values that are
+    Modules (Sequential's layers), tuples, dtypes, NumPy arrays and minicnn functions
+    are encoded and restored. Every Module subclass is registered by class name when it
+    is defined (``module_class(name)``); a class outside minicnn is stored by import
+    path 'package.module:Class' and must be importable where it is loaded.
+
+    Override ``get_config`` when the constructor arguments do not describe the module
+    (Sequential after ``add``: its layers; a graph Model: its nodes) and
+    ``from_config`` to match. A config must not hold weights: they travel beside it.
 """
+import functools
+import inspect
 import re
 from collections import OrderedDict
 
@@ -45,6 +64,23 @@ def reset_names():
     _NAME_COUNTS.clear()
 
 
+# ----------------------------------------------------------------------------- registry
+_CLASSES = {}        # class name -> Module subclass (minicnn's own and user classes)
+
+
+def module_class(name):
+    """The Module subclass registered under ``name`` ('Conv2D'), or None."""
+    return _CLASSES.get(name)
+
+
+class _InitArgs:
+    """The positional and keyword arguments a module's constructor was called with."""
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, args, kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
 # ----------------------------------------------------------------------------- Module
 class Module:
     """Base class of layers and models: owns Parameters and sub-Modules, has a ``forward``.
@@ -54,6 +90,59 @@ class Module:
     """
     name = None          # class-level defaults, so a subclass that forgets
     training = True      # super().__init__() still works
+
+    def __init_subclass__(cls, **kwargs):
+        """Register the class by name, and wrap its ``__init__`` so that the outermost
+        constructor call records its arguments (what ``get_config`` describes)."""
+        super().__init_subclass__(**kwargs)
+        _CLASSES.setdefault(cls.__name__, cls)   # the first class of a name keeps it
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "records_arguments", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kwargs):
+            if "_init_args" not in self.__dict__:
+                self.__dict__["_init_args"] = _InitArgs(args, dict(kwargs))
+            init(self, *args, **kwargs)
+        __init__.records_arguments = True
+        cls.__init__ = __init__
+
+    # -- configs (see the module docstring)
+    def get_config(self):
+        """The constructor arguments by parameter name, and the actual ``name``.
+
+        Values are whatever the constructor got (encode them with
+        ``minicnn.layers.config.serialize``). Raises TypeError when they cannot be
+        matched to the constructor's parameters."""
+        captured = vars(self).get("_init_args") or _InitArgs((), {})
+        signature = inspect.signature(type(self).__init__)
+        try:
+            bound = signature.bind(self, *captured.args, **captured.kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.describe()}: cannot describe its constructor call "
+                            f"({error}); override get_config()") from None
+        config = {}
+        for i, (key, value) in enumerate(bound.arguments.items()):
+            kind = signature.parameters[key].kind
+            if i == 0:
+                continue                                   # self
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                config.update(value)
+            elif kind is inspect.Parameter.VAR_POSITIONAL:
+                config["*args"] = list(value)
+            else:
+                config[key] = value
+        if "name" in signature.parameters and self.name is not None:
+            config["name"] = self.name
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt module from ``get_config()``'s dict."""
+        config = dict(config)
+        args = config.pop("*args", [])
+        return cls(*args, **config)
 
     def __init__(self, name=None):
         if name is not None and not isinstance(name, str):
@@ -65,6 +154,8 @@ class Module:
         raise TypeError(f"{type(self).__name__} must define forward(self, x)")
 
     def __call__(self, *args, **kwargs):
+        if args and hasattr(args[0], "shape") and "_sample_shape" not in vars(self):
+            self._sample_shape = tuple(args[0].shape[1:])   # checkpoints rebuild from it
         with layer_scope(self.name or type(self).__name__):
             out = self.forward(*args, **kwargs)
         self._note_output(out)

@@ -1,0 +1,278 @@
+"""Callbacks: code that ``fit`` runs at the start and end of training, epochs and batches.
+
+    model.fit(x, y, epochs=20, callbacks=[
+        EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True),
+        LearningRateScheduler(cosine(epochs=20, warmup=1)),   # lr per batch
+        ModelCheckpoint("run/checkpoint.npz"),                # every epoch, and on Ctrl-C
+    ])
+
+A callback overrides any of
+
+    on_train_begin(logs)   on_epoch_begin(epoch)   on_batch_begin(epoch, batch)
+    on_train_end(logs)     on_epoch_end(epoch, logs)   on_batch_end(epoch, batch, logs)
+    on_interrupt()         (Ctrl-C: training stopped after a whole batch)
+
+and may keep state worth saving in a checkpoint (``get_state`` / ``set_state``, plain
+JSON). ``self.model`` is the model being trained; setting ``model.stop_training = True``
+ends training after the current epoch. Epochs and batches count from 0 here; messages
+count from 1.
+
+Learning-rate schedules are functions of the fractional epoch t (epoch + batch / batches
+per epoch) and the base learning rate: ``step(...)``, ``cosine(...)``, each with an
+optional linear warm-up.
+"""
+import math
+import shutil
+import sys
+import time
+
+import numpy as np
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch): pass
+    def on_epoch_end(self, epoch, logs): pass
+    def on_batch_begin(self, epoch, batch): pass
+    def on_batch_end(self, epoch, batch, logs): pass
+    def on_interrupt(self): pass
+
+    def get_state(self):
+        """JSON-able state that a resumed run needs (default: none)."""
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+# ----------------------------------------------------------------------------- progress
+class ProgressBar(Callback):
+    """One line per epoch; on a terminal also a live bar while the epoch runs:
+
+        Epoch 3/10 [=======>......] 2048/4000 - loss: 0.2345 - accuracy: 0.9312 - 5120 img/s - ETA 0:03
+
+    Not on a terminal (a log file, a pipe, CI) the bar stays quiet and only the epoch
+    lines are printed (to ``stream``, default stdout)."""
+
+    def __init__(self, epochs, samples, stream=None, every=0.1):
+        self.epochs, self.samples, self.stream, self.every = epochs, samples, stream, every
+
+    @property
+    def out(self):
+        return self.stream or sys.stdout
+
+    @property
+    def live(self):
+        return hasattr(self.out, "isatty") and self.out.isatty()
+
+    def on_epoch_begin(self, epoch):
+        self.start = self.last_draw = time.perf_counter()
+        self.seen = 0
+
+    def on_batch_end(self, epoch, batch, logs):
+        self.seen += logs.get("size", 0)
+        now = time.perf_counter()
+        if self.live and (now - self.last_draw >= self.every or self.seen >= self.samples):
+            self.last_draw = now
+            rate = self.seen / max(now - self.start, 1e-9)
+            eta = (self.samples - self.seen) / max(rate, 1e-9)
+            width = 20
+            done = int(width * self.seen / self.samples)
+            bar = "=" * done + (">" if done < width else "") + "." * (width - done - 1)
+            line = (f"Epoch {epoch + 1}/{self.epochs} [{bar}] {self.seen}/{self.samples} - "
+                    f"{_format_logs(logs)} - {rate:.0f} img/s - ETA {_clock(eta)}")
+            columns = shutil.get_terminal_size((120, 20)).columns
+            self.out.write("\r" + line[:columns - 1].ljust(columns - 1))
+            self.out.flush()
+
+    def on_epoch_end(self, epoch, logs):
+        seconds = time.perf_counter() - self.start
+        rate = self.seen / max(seconds, 1e-9)
+        prefix = "\r" if self.live else ""
+        columns = shutil.get_terminal_size((120, 20)).columns if self.live else 0
+        line = (f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {rate:.0f} img/s - "
+                f"{_format_logs(logs)}")
+        self.out.write(prefix + line.ljust(columns - 1) + "\n")
+        self.out.flush()
+
+
+def _format_logs(logs):
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()
+                      if k not in ("size", "batch", "seconds") and isinstance(v, (float, int)))
+
+
+def _clock(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ----------------------------------------------------------------------------- early stopping
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    mode 'min' (losses), 'max' (accuracies) or 'auto' (max if the name has 'acc').
+    ``restore_best_weights``: put back the weights of the best epoch when stopping."""
+
+    def __init__(self, monitor="val_loss", patience=3, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
+        self.sign = _sign(monitor, mode)
+        self.restore_best_weights = restore_best_weights
+        self.best, self.wait, self.best_weights, self.stopped_epoch = None, 0, None, None
+
+    def on_epoch_end(self, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            raise KeyError(f"EarlyStopping: monitor {self.monitor!r} is not logged; the logs "
+                           f"have {sorted(logs)} (val_* needs validation data)")
+        if self.best is None or self.sign * (value - self.best) > self.min_delta:
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+            self.stopped_epoch = epoch
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.load_state_dict(self.best_weights)
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait}
+
+    def set_state(self, state):
+        self.best, self.wait = state.get("best"), state.get("wait", 0)
+
+
+def _sign(monitor, mode):
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    return 1.0 if mode == "max" else -1.0
+
+
+# ----------------------------------------------------------------------------- checkpoints
+class ModelCheckpoint(Callback):
+    """Save a checkpoint (minicnn.save: architecture, weights, optimiser, training
+    position) at the end of every epoch, and when training is interrupted (Ctrl-C).
+
+    save_best_only  save only when ``monitor`` improves (mode as EarlyStopping); the
+                    interrupt checkpoint then goes to '<name>.interrupted.npz'
+    The file is written atomically: a crash never leaves a half-written checkpoint.
+    ``last_saved`` is (path, epochs completed) of the latest save."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
+        self.filepath = str(filepath)
+        self.monitor, self.save_best_only = monitor, save_best_only
+        self.sign = _sign(monitor, mode)
+        self.best = None
+        self.last_saved = None
+
+    def _save(self, path):
+        from .checkpoint import save
+        save(self.model, path, training_state=self.model.training_state())
+        self.last_saved = (path, self.model.training_state()["epoch"])
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                raise KeyError(f"ModelCheckpoint: monitor {self.monitor!r} is not logged; the "
+                               f"logs have {sorted(logs)}")
+            if self.best is not None and self.sign * (value - self.best) <= 0:
+                return
+            self.best = value
+        self._save(self.filepath)
+
+    def on_interrupt(self):
+        path = self.filepath
+        if self.save_best_only:
+            stem = path[:-4] if path.endswith(".npz") else path
+            path = stem + ".interrupted.npz"
+        self._save(path)
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = state.get("best")
+
+
+# ----------------------------------------------------------------------------- learning rate
+class LearningRateScheduler(Callback):
+    """Set the optimiser's lr before every batch to ``schedule(t, base_lr)``, with t the
+    fractional epoch (epoch + batch / batches per epoch) and base_lr the lr when training
+    first started (kept in checkpoints, so a resumed run follows the same curve)."""
+
+    def __init__(self, schedule, verbose=False):
+        self.schedule, self.verbose = schedule, verbose
+        self.base_lr = None
+
+    def on_train_begin(self, logs=None):
+        if self.base_lr is None:
+            self.base_lr = float(self.model.optimizer.lr)
+        self.batches = logs["batches"]
+
+    def on_batch_begin(self, epoch, batch):
+        lr = float(self.schedule(epoch + batch / self.batches, self.base_lr))
+        if not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"LearningRateScheduler: the schedule gave lr={lr} at epoch "
+                             f"{epoch + 1}; it must be a number >= 0")
+        self.model.optimizer.lr = lr
+
+    def on_epoch_end(self, epoch, logs):
+        logs["lr"] = float(self.model.optimizer.lr)
+
+    def get_state(self):
+        return {"base_lr": self.base_lr}
+
+    def set_state(self, state):
+        self.base_lr = state.get("base_lr")
+
+
+def _warm(t, warmup, value):
+    """Linear warm-up from 0 over the first ``warmup`` epochs, then ``value``."""
+    return value * min(1.0, (t + 1e-12) / warmup) if warmup and t < warmup else value
+
+
+def step(step_size, gamma=0.1, warmup=0):
+    """lr = base_lr * gamma ** floor(t / step_size) (after a linear warm-up of ``warmup`` epochs)."""
+    def schedule(t, base_lr):
+        return _warm(t, warmup, base_lr * gamma ** math.floor(t / step_size))
+    schedule.__name__ = f"step({step_size}, gamma={gamma}, warmup={warmup})"
+    return schedule
+
+
+def cosine(epochs, min_lr=0.0, warmup=0):
+    """lr = min_lr + (base_lr - min_lr) (1 + cos(pi u)) / 2 with u = (t - warmup) / (epochs - warmup),
+    after a linear warm-up from 0 over the first ``warmup`` epochs."""
+    def schedule(t, base_lr):
+        u = min(max((t - warmup) / max(epochs - warmup, 1e-12), 0.0), 1.0)
+        return _warm(t, warmup, min_lr + (base_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * u)))
+    schedule.__name__ = f"cosine({epochs}, min_lr={min_lr}, warmup={warmup})"
+    return schedule
+
+
+class CallbackList:
+    """Runs each hook on every callback, in order."""
+
+    def __init__(self, callbacks, model):
+        self.callbacks = list(callbacks or [])
+        for c in self.callbacks:
+            if not isinstance(c, Callback):
+                raise TypeError(f"callbacks must be Callback objects, got {c!r}")
+            c.set_model(model)
+
+    def __getattr__(self, hook):
+        def run(*args):
+            for c in self.callbacks:
+                getattr(c, hook)(*args)
+        return run

@@ -1,0 +1,395 @@
+"""The ``minicnn`` command (also ``python -m minicnn``).
+
+    minicnn train lenet                       # the embedded MNIST sample, about a minute
+    minicnn train lenet --dataset mnist --out runs/mnist
+    minicnn train lenet --dataset cifar10 --train-batches 1
+    minicnn train lenet --resume runs/mnist/checkpoint.npz    # after Ctrl-C
+    minicnn evaluate runs/mnist/checkpoint.npz                # accuracy, per class, confusion
+    minicnn predict runs/mnist/checkpoint.npz --count 8
+    minicnn summary lenet --dataset cifar10
+    minicnn datasets                                          # what is found where
+
+Each data set has a recipe (RECIPES: epochs, batch size, optimiser, learning rate,
+schedule, augmentation); every option overrides its part. ``train`` writes to --out:
+checkpoint.npz (resumable; also written on Ctrl-C), metrics.csv, metrics.json and, with
+the ``plot`` extra (matplotlib), curves.png.
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import minicnn as mc
+from . import callbacks as cb
+from .checkpoint import atomic_write
+from .data import (DatasetNotFoundError, DownloadError, load_cifar10, load_fashion_mnist,
+                   load_mnist, load_mnist_sample, transforms as T)
+from .layers import Conv2D, Dense, Flatten, MaxPooling2D
+
+# Per data set: where it comes from, its normalisation, and the training recipe.
+RECIPES = {
+    "mnist-sample": dict(epochs=15, batch_size=64, optimizer="adam", lr=2e-3, schedule="cosine",
+                         warmup=0, augment="translate", mean=[0.1307], std=[0.3081]),
+    "mnist": dict(epochs=12, batch_size=64, optimizer="adam", lr=2e-3, schedule="cosine",
+                  warmup=0, augment="none", mean=[0.1307], std=[0.3081]),
+    "fashion-mnist": dict(epochs=15, batch_size=64, optimizer="adam", lr=2e-3, schedule="cosine",
+                          warmup=0, augment="flip", mean=[0.2860], std=[0.3530]),
+    "cifar10": dict(epochs=30, batch_size=64, optimizer="sgd", lr=0.05, schedule="cosine",
+                    warmup=1, augment="crop-flip", mean=[0.4914, 0.4822, 0.4465],
+                    std=[0.2470, 0.2435, 0.2616]),
+}
+CLASS_NAMES = {"cifar10": list(mc.data.CIFAR10_CLASSES),
+               "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                                 "Shirt", "Sneaker", "Bag", "Boot"]}
+
+
+def digits_cnn(size=16):
+    """A small LeNet-like CNN for generated digits (1, size, size) -> 10 classes."""
+    return mc.Sequential([
+        Conv2D(16, 3, padding="same", activation="relu", input_shape=(1, size, size)),
+        MaxPooling2D(2), Conv2D(32, 3, padding="same", activation="relu"), MaxPooling2D(2),
+        Flatten(), Dense(64, activation="relu"), Dense(10, activation="softmax")])
+
+
+def model_builders():
+    """CLI model names -> builder(num_classes, input_shape): 'lenet' and the zoo's."""
+    builders = {name: getattr(mc.zoo, name) for name in getattr(mc.zoo, "__all__", [])
+                if callable(getattr(mc.zoo, name, None))}
+    builders["lenet"] = mc.zoo.lenet5
+    return builders
+
+
+def load_dataset(name, data=None, download=False, train_batches=(1, 2, 3, 4, 5)):
+    """((x_train, y_train), (x_test, y_test)) uint8 NCHW for a CLI data set name."""
+    report = lambda text: print(text, file=sys.stderr)
+    if name == "mnist-sample":
+        return load_mnist_sample()
+    if name == "mnist":
+        return load_mnist(data, download, report)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(data, download, report)
+    return load_cifar10(data, download, train_batches, report)
+
+
+def augmentation(name, shape):
+    return {"none": None, "translate": T.RandomTranslation(2), "flip": T.RandomHorizontalFlip(),
+            "crop-flip": T.Compose([T.RandomCrop(shape[1:], padding=4),
+                                    T.RandomHorizontalFlip()])}[name]
+
+
+def schedule_callback(name, epochs, warmup):
+    if name == "none":
+        return [] if not warmup else [cb.LearningRateScheduler(cb.step(10**9, 1.0, warmup))]
+    if name == "step":
+        return [cb.LearningRateScheduler(cb.step(max(epochs // 3, 1), 0.1, warmup))]
+    return [cb.LearningRateScheduler(cb.cosine(epochs, warmup=warmup))]
+
+
+def make_optimizer(name, lr, momentum, weight_decay):
+    if name == "sgd":
+        return mc.optim.SGD(lr=lr, momentum=momentum, nesterov=momentum > 0,
+                            weight_decay=weight_decay)
+    return mc.optim.OPTIMIZERS[name](lr=lr, weight_decay=weight_decay)
+
+
+PREFERRED_BACKENDS = ("numba", "numpy")     # fastest first, on CPU arrays
+
+
+def pick_backend(name):
+    """The backend to use: the one asked for, else the fastest available one."""
+    available = mc.available_backends()
+    if name is None:
+        name = os.environ.get("MINICNN_BACKEND") or next(
+            (b for b in PREFERRED_BACKENDS if b in available), "numpy")
+    mc.set_backend(name)
+    return name
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_train(args):
+    recipe = dict(RECIPES[args.dataset])
+    for key in ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup", "augment"):
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
+    backend = pick_backend(args.backend)
+    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset, args.data, args.download,
+                                                        args.train_batches)
+    if args.limit:                      # a random subset, for quick trials
+        keep = np.random.default_rng(args.seed).permutation(len(x_train))[:args.limit]
+        x_train, y_train = x_train[keep], y_train[keep]
+    normalize = T.Compose([T.ToFloat(), T.Normalize(recipe["mean"], recipe["std"])])
+    x_train, x_test = normalize(x_train), normalize(x_test)
+    if args.resume:
+        model = mc.load(args.resume)
+        print(f"resuming {args.resume} after epoch {model.checkpoint_epoch}")
+    else:
+        mc.manual_seed(args.seed)
+        model = model_builders()[args.model](num_classes=10, input_shape=x_train.shape[1:])
+        model.compile(optimizer=make_optimizer(recipe["optimizer"], recipe["lr"], args.momentum,
+                                               args.weight_decay),
+                      loss="cross_entropy", metrics=["accuracy"])
+    model.checkpoint_metadata = {"dataset": args.dataset, "model": args.model,
+                                 "mean": recipe["mean"], "std": recipe["std"], "recipe": recipe}
+    print(f"{args.dataset}: {len(x_train)} training and {len(x_test)} held-out images "
+          f"{x_train.shape[1:]}; model {args.model} ({model.count_params():,} weights); "
+          f"backend {backend}; seed {args.seed}")
+    print("recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in ("mean", "std")))
+    os.makedirs(args.out, exist_ok=True)
+    checkpoint = os.path.join(args.out, "checkpoint.npz")
+    callbacks = schedule_callback(recipe["schedule"], recipe["epochs"], recipe["warmup"])
+    callbacks += [cb.ModelCheckpoint(checkpoint), _EpochTimer()]
+    start = time.perf_counter()
+    try:
+        history = model.fit(x_train, y_train, epochs=recipe["epochs"],
+                            batch_size=recipe["batch_size"], seed=args.seed,
+                            validation_data=(x_test, y_test), callbacks=callbacks,
+                            transform=augmentation(recipe["augment"], x_train.shape[1:]),
+                            resume=True if args.resume else None, verbose=1)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: saved {checkpoint}; continue with: minicnn train {args.model} "
+              f"--dataset {args.dataset} --resume {checkpoint}", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - start
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=500)
+    _write_metrics(args.out, history, {"test_loss": loss, "test_accuracy": accuracy,
+                                       "seconds": seconds, "backend": backend,
+                                       "dataset": args.dataset, "recipe": recipe})
+    print(f"\nheld-out accuracy: {accuracy:.2%} (loss {loss:.4f}) on {len(x_test)} images; "
+          f"trained in {seconds:.1f}s")
+    print(f"saved {checkpoint}, metrics.csv, metrics.json" +
+          (", curves.png" if _plot_curves(args.out, history) else
+           " (pip install 'minicnn[plot]' for curves.png)") + f" in {args.out}")
+    return 0
+
+
+class _EpochTimer(cb.Callback):
+    """Adds 'seconds' (wall time of the epoch) to the logs."""
+
+    def on_epoch_begin(self, epoch):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs):
+        logs["seconds"] = time.perf_counter() - getattr(self, "start", time.perf_counter())
+
+
+def _write_metrics(out, history, summary):
+    keys = list(history.history)
+    rows = [[epoch + 1] + [history.history[k][i] for k in keys]
+            for i, epoch in enumerate(history.epoch)]
+
+    def write_csv(f):
+        text = _Text()
+        writer = csv.writer(text)
+        writer.writerow(["epoch"] + keys)
+        writer.writerows(rows)
+        f.write("".join(text.parts).encode())
+    atomic_write(os.path.join(out, "metrics.csv"), write_csv)
+    payload = dict(summary, history=history.history)
+    atomic_write(os.path.join(out, "metrics.json"),
+                 lambda f: f.write(json.dumps(payload, indent=2).encode()))
+
+
+class _Text:
+    def __init__(self):
+        self.parts = []
+
+    def write(self, s):
+        self.parts.append(s)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        return None
+
+
+def _plot_curves(out, history):
+    plt = _pyplot()
+    if plt is None:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = [e + 1 for e in history.epoch]
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        for name in (key, "val_" + key):
+            if name in history.history:
+                ax.plot(epochs, history.history[name], marker="o", label=name)
+        ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()
+    atomic_write(os.path.join(out, "curves.png"), lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+    return True
+
+
+def _checkpoint_and_data(args):
+    pick_backend(args.backend)
+    model = mc.load(args.checkpoint, compile=False)
+    meta = model.checkpoint_metadata or {}
+    dataset = args.dataset or meta.get("dataset")
+    if dataset is None:
+        raise SystemExit(f"{args.checkpoint} does not say which data set it was trained on; "
+                         f"pass --dataset")
+    mean, std = meta.get("mean", RECIPES[dataset]["mean"]), meta.get("std", RECIPES[dataset]["std"])
+    _, (x_test, y_test) = load_dataset(dataset, args.data, args.download, (1,))
+    x_test = T.Compose([T.ToFloat(), T.Normalize(mean, std)])(x_test)
+    return model, dataset, x_test, y_test
+
+
+def cmd_evaluate(args):
+    model, dataset, x, y = _checkpoint_and_data(args)
+    predicted = model.predict(x, batch_size=500).argmax(axis=1)
+    names = CLASS_NAMES.get(dataset, [str(d) for d in range(10)])
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (y, predicted), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    print(f"{dataset} test set: {len(y)} images; accuracy {np.mean(predicted == y):.2%}\n")
+    print("per-class accuracy:")
+    for name, value, count in zip(names, per_class, confusion.sum(axis=1)):
+        print(f"  {name:<12} {value:7.2%}  ({count} images)")
+    print("\nconfusion matrix (rows: true class, columns: predicted):")
+    print("      " + " ".join(f"{i:>5}" for i in range(10)))
+    for i, row in enumerate(confusion):
+        print(f"  {i:>2}  " + " ".join(f"{v:>5}" for v in row))
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        report = {"dataset": dataset, "accuracy": float(np.mean(predicted == y)),
+                  "per_class_accuracy": dict(zip(names, per_class.tolist())),
+                  "confusion_matrix": confusion.tolist()}
+        atomic_write(os.path.join(args.out, "evaluation.json"),
+                     lambda f: f.write(json.dumps(report, indent=2).encode()))
+        plt = _pyplot()
+        if plt is not None:
+            fig, ax = plt.subplots(figsize=(6, 6))
+            ax.imshow(confusion, cmap="Blues")
+            ax.set_xticks(range(10), names, rotation=90), ax.set_yticks(range(10), names)
+            ax.set_xlabel("predicted"), ax.set_ylabel("true")
+            fig.tight_layout()
+            atomic_write(os.path.join(args.out, "confusion.png"),
+                         lambda f: fig.savefig(f, format="png"))
+            plt.close(fig)
+        print(f"\nwrote evaluation.json{' and confusion.png' if plt else ''} in {args.out}")
+    return 0
+
+
+def cmd_predict(args):
+    if args.input:
+        pick_backend(args.backend)
+        model = mc.load(args.checkpoint, compile=False)
+        meta = model.checkpoint_metadata or {}
+        x = np.load(args.input, allow_pickle=False)
+        if x.ndim == 2:
+            x = x[None, None]
+        elif x.ndim == 3:
+            x = x[:, None] if model.input_shape[0] == 1 else x[None]
+        if x.dtype == np.uint8:
+            x = T.ToFloat()(x)
+        if "mean" in meta:
+            x = T.Normalize(meta["mean"], meta["std"])(x)
+        labels = None
+    else:
+        model, _, x, labels = _checkpoint_and_data(args)
+        x, labels = x[:args.count], labels[:args.count]
+    probs = mc.functional.softmax(mc.Tensor(model.predict(x)), axis=-1).data
+    for i, p in enumerate(probs):
+        truth = "" if labels is None else f"  (true: {labels[i]})"
+        print(f"{i:>4}: class {int(p.argmax())}  probability {p.max():.3f}{truth}")
+    return 0
+
+
+def cmd_summary(args):
+    shape = (3, 32, 32) if args.dataset == "cifar10" else (1, 28, 28)
+    if args.input_shape:
+        shape = tuple(int(n) for n in args.input_shape.split(","))
+    model_builders()[args.model](num_classes=10, input_shape=shape).summary()
+    return 0
+
+
+def cmd_datasets(args):
+    print("\n".join(mc.data.describe_datasets(args.data)))
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser():
+    parser = argparse.ArgumentParser(prog="minicnn", description="Train, evaluate and inspect "
+                                     "CNNs written in readable NumPy.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    models = sorted(model_builders())
+
+    def data_options(p, dataset_default=None):
+        p.add_argument("--dataset", choices=sorted(RECIPES), default=dataset_default,
+                       help="data set (default: %(default)s)")
+        p.add_argument("--data", metavar="DIR", help="folder with the data files (default: "
+                       "$MINICNN_DATA, then ~/.cache/minicnn)")
+        p.add_argument("--download", action="store_true", help="fetch missing files")
+        p.add_argument("--backend", help="numpy, numba, ... (default: the fastest available)")
+
+    p = commands.add_parser("train", help="train a model and save a checkpoint")
+    p.add_argument("model", choices=models, help="architecture")
+    data_options(p, "mnist-sample")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--optimizer", choices=sorted(mc.optim.OPTIMIZERS))
+    p.add_argument("--lr", type=float, help="base learning rate")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov)")
+    p.add_argument("--weight-decay", type=float, default=0.0, dest="weight_decay",
+                   help="L2 weight decay (default: %(default)s)")
+    p.add_argument("--schedule", choices=["cosine", "step", "none"])
+    p.add_argument("--warmup", type=int, help="epochs of linear learning-rate warm-up")
+    p.add_argument("--augment", choices=["none", "translate", "flip", "crop-flip"])
+    p.add_argument("--train-batches", type=lambda s: tuple(int(b) for b in s.split(",")),
+                   default=(1, 2, 3, 4, 5), dest="train_batches",
+                   help="CIFAR-10 training batches, e.g. 1 or 1,2,3,4,5 (default: all)")
+    p.add_argument("--limit", type=int, help="train on a random subset of this many images")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/latest", help="output folder (default: %(default)s)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run")
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
+    p.add_argument("checkpoint")
+    data_options(p)
+    p.add_argument("--out", help="also write evaluation.json (and confusion.png with matplotlib)")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = commands.add_parser("predict", help="class and probability for images")
+    p.add_argument("checkpoint")
+    data_options(p)
+    p.add_argument("--input", help="a .npy file of images (N, C, H, W), (N, H, W) or (H, W)")
+    p.add_argument("--count", type=int, default=10, help="test images to predict")
+    p.set_defaults(run=cmd_predict)
+
+    p = commands.add_parser("summary", help="print a model's layers and weights")
+    p.add_argument("model", choices=models)
+    p.add_argument("--dataset", choices=sorted(RECIPES), default="mnist-sample")
+    p.add_argument("--input-shape", help="C,H,W (default: from --dataset)")
+    p.set_defaults(run=cmd_summary)
+
+    p = commands.add_parser("datasets", help="where each data set is found")
+    p.add_argument("--data", metavar="DIR")
+    p.set_defaults(run=cmd_datasets)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args)
+    except (DatasetNotFoundError, DownloadError, FileNotFoundError, ValueError,
+            mc.NonFiniteLossError) as error:
+        print(f"minicnn {args.command}: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
