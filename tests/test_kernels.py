@@ -22,6 +22,7 @@ import minicnn.functional as F
 from strategies import DTYPES, conv_cases, pool_cases, random_array, seeds
 
 pytest.importorskip("numba")   # without numba there is nothing here to compare (see test below)
+backend.import_kernels()       # minicnn.kernels, also from a source checkout (see backend.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -152,6 +153,18 @@ def test_relu_kernel_keeps_nan_like_the_reference():
 def test_linear_kernel_matches_reference(dtype, n, i, o, seed):
     x, w, b = (random_array(seed + k, s, dtype) for k, s in enumerate([(n, i), (i, o), (o,)]))
     assert_backends_agree(F.linear, [x, w, b], dtype, "LinearNumba")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(n=st.integers(1, 9), o=st.integers(1, 9), seed=seeds, activation=st.sampled_from([0, 1]))
+def test_fused_bias_activation_kernel_matches_reference(dtype, n, o, seed, activation):
+    """bias_activation(y, b, 0) = y + b;  bias_activation(y, b, 1) = relu(y + b)."""
+    from minicnn.kernels import elementwise
+    y = random_array(seed, (n, o), dtype)
+    b = random_array(seed + 1, (o,), dtype)
+    with mc.use_backend("numpy"):
+        expected = (y + b) if activation == 0 else F.relu(y + b).data
+    np.testing.assert_array_equal(elementwise.bias_activation(y.copy(), b, activation), expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
