@@ -25,6 +25,7 @@ from . import callbacks
 from .checkpoint import load, load_weights, save, save_weights
 from .train import NonFiniteLossError
 # (exports-issue4)
-# (exports-issue5)
+from .models import GraphModel, Input
+from .zoo import to_torch_state_dict, load_torch_state_dict
 
 __version__ = "0.1.0"

@@ -141,6 +141,9 @@ def test_several_outputs_with_per_output_losses():
     loss, accuracy = model.evaluate(data, labels)
     main_only = (model(data)[0].data.argmax(axis=1) == labels).mean()
     assert np.isclose(accuracy, main_only) and loss > 0
+    predicted = model.predict(data, batch_size=4)
+    assert [p.shape for p in predicted] == [(10, 3), (10, 3)]
+    np.testing.assert_allclose(predicted[1], model(data)[1].data, rtol=1e-6)
     model.compile(optimizer="sgd", loss={"main": "cross_entropy", "aux": None})
     assert np.isclose(model.compute_loss(model(data), labels).item(),
                       F.cross_entropy(model(data)[0], labels).item())
@@ -187,3 +190,18 @@ def test_graph_model_state_dict_and_train_eval_reach_every_layer():
     assert not model.get_layer("bn").training
     model.train()
     assert model.get_layer("bn").training
+
+
+def test_graph_architecture_round_trips_through_its_config():
+    config = pytest.importorskip("minicnn.layers.config", reason="the architecture serialiser "
+                                 "(issue 3) is not in this tree yet")
+    import json
+    model = diamond("float32")
+    data = json.loads(json.dumps(config.serialize(model)))
+    again = config.deserialize(data)
+    assert isinstance(again, mc.GraphModel) and again is not model
+    assert [n for n, _ in again.named_children()] == [n for n, _ in model.named_children()]
+    again.load_state_dict(model.state_dict())
+    x = random_array(6, (2, 3, 6, 6)).astype("float32")
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+    assert again.get_config()["nodes"] == model.get_config()["nodes"]

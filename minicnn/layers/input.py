@@ -43,7 +43,11 @@ def Input(shape, name=None):
     if shape is None or (isinstance(shape, (tuple, list)) and any(n is None for n in shape)):
         raise ValueError(f"Input: minicnn needs a fixed sample shape such as (3, 32, 32), "
                          f"got {shape!r}")
-    layer = InputLayer(shape, name=name)
+    return input_node(InputLayer(shape, name=name))
+
+
+def input_node(layer):
+    """The SymbolicTensor an InputLayer stands for (its one node in a graph)."""
     layer.prepare(layer.shape)
     layer._symbolic_calls = 1
     return SymbolicTensor(layer.shape, layer)

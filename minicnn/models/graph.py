@@ -16,8 +16,11 @@ as the graph is drawn: no forward pass is needed for ``summary`` or ``count_para
 Several outputs (GoogLeNet's auxiliary heads) come back as a list, in the order given;
 ``compile(loss=[...], loss_weights=[...])`` trains on their weighted sum.
 """
+import numpy as np
+
 from .. import losses as _losses
-from ..layers.input import InputLayer
+from ..tensor import no_grad
+from ..layers.input import InputLayer, input_node
 from ..layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from .model import Model
 
@@ -45,12 +48,14 @@ class GraphModel(Model):
                 raise ValueError(f"{self.describe()}: every input must come from Input(...); "
                                  f"{t!r} does not")
         self._nodes = self._topological_nodes()
-        layers = []
-        for node in self._nodes:
-            if all(node.layer is not known for known in layers):
+        layers, seen = [], set()
+        for node in self._nodes:                  # each layer once, in evaluation order
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
                 layers.append(node.layer)
         names = [layer.name for layer in layers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = sorted({n for n in names if names.count(n) > 1}) if len(
+            set(names)) < len(names) else []
         if duplicates:
             raise ValueError(f"{self.describe()}: layer names must be unique, {duplicates} "
                              f"are used by different layers")
@@ -142,6 +147,35 @@ class GraphModel(Model):
             self.prepare(input_shape)
         return sum(macs_of(node.layer, shape) for node, shape in self.nodes())
 
+    # -- the architecture as data (for checkpoints: minicnn.layers.config.serialize)
+    def get_config(self):
+        """{'name', 'layers': the layer objects, 'nodes': [[layer index, [parent node
+        indices], multi_input], ...] in evaluation order, 'inputs'/'outputs': node indices}.
+        The layers are stored by their own configs; the wiring by indices."""
+        layer_index = {id(layer): i for i, layer in enumerate(self._graph_layers)}
+        node_index = {id(node): i for i, node in enumerate(self._nodes)}
+        return {"name": self.name, "layers": list(self._graph_layers),
+                "nodes": [[layer_index[id(node.layer)], [node_index[id(p)] for p in node.parents],
+                           node.multi_input] for node in self._nodes],
+                "inputs": [node_index[id(t)] for t in self.inputs] if not self._single_input
+                else node_index[id(self.inputs[0])],
+                "outputs": [node_index[id(t)] for t in self.outputs] if not self._single_output
+                else node_index[id(self.outputs[0])]}
+
+    @classmethod
+    def from_config(cls, config):
+        """Redraw the graph: call the (new, unbuilt) layers on symbolic tensors again."""
+        layers, nodes = config["layers"], []
+        for layer_i, parents, multi in config["nodes"]:
+            layer = layers[layer_i]
+            if isinstance(layer, InputLayer):
+                nodes.append(input_node(layer))
+                continue
+            args = [nodes[i] for i in parents]
+            nodes.append(layer(args if multi else args[0]))
+        pick = (lambda ix: nodes[ix] if isinstance(ix, int) else [nodes[i] for i in ix])
+        return cls(pick(config["inputs"]), pick(config["outputs"]), name=config.get("name"))
+
     # -- several outputs, several losses
     def compile(self, optimizer="adam", loss=None, metrics=None, loss_weights=None):
         """As Model.compile; with several outputs ``loss`` may be one loss for all of them,
@@ -189,6 +223,25 @@ class GraphModel(Model):
         return total
 
     _compute_loss = compute_loss          # the name TrainingAPI used before compute_loss
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """As Model.predict; with several outputs, a list of arrays, one per output."""
+        if self._single_output:
+            return super().predict(x, batch_size=batch_size, verbose=verbose)
+        was_training = self.training
+        self.eval()
+        try:
+            parts = [[] for _ in self.outputs]
+            with no_grad():
+                for start in range(0, len(x), batch_size):
+                    outs = self(self._input_tensor(x[start:start + batch_size]))
+                    for part, out in zip(parts, outs):
+                        part.append(out.numpy())
+        finally:
+            self.train(was_training)
+        if not parts[0]:
+            raise ValueError("predict: x has no samples")
+        return [np.concatenate(part, axis=0) for part in parts]
 
     def compute_metrics(self, y_pred, y_true):
         """The compiled metrics of the first output (the main head)."""

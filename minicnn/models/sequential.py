@@ -3,6 +3,7 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.module import Module
+from ..layers.symbolic import call_symbolic, is_symbolic
 from ..tensor import current_layer
 from .model import Model, sample_shape
 
@@ -105,7 +106,23 @@ class Sequential(Model):
             shapes.append(shape)
         return shapes
 
+    def count_macs(self, input_shape=None):
+        """Multiply-adds of one forward pass per sample (conv and dense layers; see
+        Layer.count_macs), by shape arithmetic."""
+        from .graph import macs_of
+        shape = tuple(input_shape) if input_shape is not None else self.input_shape
+        if shape is None:
+            raise ValueError(f"count_macs: {self.describe()} has no input shape yet; give the "
+                             f"first layer input_shape=(C, H, W) or call model.build(shape)")
+        total = 0
+        for layer in self._layers:
+            total += macs_of(layer, shape)
+            shape = layer.prepare(shape)
+        return total
+
     def __call__(self, x, **kwargs):
+        if is_symbolic(x):                     # a Sequential used as a layer of a graph Model
+            return call_symbolic(self, x)
         if self.input_shape is None and self._layers and current_layer() is None:
             first = self._layers[0]
             if isinstance(first, Layer) and not first.built:     # catch NHWC data early
