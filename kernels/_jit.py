@@ -6,7 +6,8 @@ iterations. Numba compiles it
     .parallel   njit(parallel=True, cache=True): the prange loop is split across threads
     .serial     njit(cache=True): prange is an ordinary range
 
-and calling the kernel picks one by the size of the work. Starting the threads of a
+and calling the kernel picks one by the size of the work (and runs serial while the
+machine is oversubscribed, see ``_oversubscribed``). Starting the threads of a
 parallel region costs microseconds on an idle machine and milliseconds on a busy one
 (measured: a 10-element ReLU took 0.9 us serial and 7.9 ms parallel while two other
 jobs shared the two cores), so small arrays (gradient checks, tests, the Dense layers
@@ -22,6 +23,7 @@ With NUMBA_DISABLE_JIT=1 both are the Python function itself (slow, debuggable).
 """
 import functools
 import os
+import time
 import types
 
 import numba
@@ -53,9 +55,28 @@ class Kernel:
 
     def __call__(self, *args):
         work = max((a.size for a in args if isinstance(a, np.ndarray)), default=0)
-        if work >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        if work >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1 and not _oversubscribed():
             return self.parallel(*args)
         return self.serial(*args)
+
+
+_LOAD_CHECK = [0.0, False]     # [time of the last look, the machine was oversubscribed]
+
+
+def _oversubscribed():
+    """True while the machine runs more threads than it has cores (1-minute load average
+    above the core count; looked up at most once a second). Then the threads of a
+    parallel region mostly wait for a time slice at the barrier: measured on the shared
+    2-core build machine at load 11, a training loop ran 3x slower with two threads than
+    with one."""
+    now = time.monotonic()
+    if now - _LOAD_CHECK[0] > 1.0:
+        try:
+            _LOAD_CHECK[1] = os.getloadavg()[0] > (os.cpu_count() or 1)
+        except OSError:                               # no load average on this platform
+            _LOAD_CHECK[1] = False
+        _LOAD_CHECK[0] = now
+    return _LOAD_CHECK[1]
 
 
 def kernel(fn):

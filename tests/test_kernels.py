@@ -304,3 +304,31 @@ def test_kernels_run_as_plain_python_with_numba_disable_jit():
     assert out[:2] == ["numba", "MaxPool2dNumba"] and out[-1] == "function"
     np.testing.assert_allclose([float(out[2]), float(out[3])], [float(ref[2]), float(ref[3])],
                                rtol=1e-12)
+
+
+def test_parallel_and_serial_compilations_agree():
+    """Each kernel is compiled twice (kernels/_jit.py); calls pick one by size and load,
+    so both must give the same numbers (each output is computed by one thread, in the
+    same order, so they agree exactly)."""
+    from minicnn.kernels import conv as kconv
+    from minicnn.kernels import elementwise, pool
+    x = random_array(0, (3, 4, 9, 8))
+    cols = kconv.im2col_rows.serial(x, 3, 2, 2, 1, 1, 2, 4, 6)
+    np.testing.assert_array_equal(kconv.im2col_rows.parallel(x, 3, 2, 2, 1, 1, 2, 4, 6), cols)
+    dx_serial, dx_parallel = np.empty_like(x), np.empty_like(x)
+    kconv.col2im_rows.serial(cols, dx_serial, 3, 2, 2, 1, 1, 2, 4, 6)
+    kconv.col2im_rows.parallel(cols, dx_parallel, 3, 2, 2, 1, 1, 2, 4, 6)
+    np.testing.assert_array_equal(dx_parallel, dx_serial)
+    out_s, arg_s = pool.max_pool2d_forward.serial(x, 2, 2, 2, 2, 1, 0, 5, 4)
+    out_p, arg_p = pool.max_pool2d_forward.parallel(x, 2, 2, 2, 2, 1, 0, 5, 4)
+    np.testing.assert_array_equal(out_p, out_s)
+    np.testing.assert_array_equal(arg_p, arg_s)
+    np.testing.assert_array_equal(pool.max_pool2d_backward.parallel(out_s, arg_s, 9, 8),
+                                  pool.max_pool2d_backward.serial(out_s, arg_s, 9, 8))
+    flat = x.reshape(-1)
+    np.testing.assert_array_equal(elementwise.relu_forward.parallel(flat),
+                                  elementwise.relu_forward.serial(flat))
+    rows_s, db_s = kconv.nchw_to_rows.serial(x)
+    rows_p, db_p = kconv.nchw_to_rows.parallel(x)
+    np.testing.assert_array_equal(rows_p, rows_s)
+    np.testing.assert_array_equal(db_p, db_s)
