@@ -39,7 +39,7 @@ def main(argv):
     if argv:
         MODELS[argv[0]]().summary()
         return
-    print(f"| model | input | trainable params | all params | forward MACs per image |")
+    print("| model | input | trainable params | all params | forward MACs per image |")
     print("| --- | --- | ---: | ---: | ---: |")
     for name, build in MODELS.items():
         model = build()

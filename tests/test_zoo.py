@@ -25,6 +25,7 @@ from minicnn.zoo import load_torch_state_dict, to_torch_state_dict, torch_parame
 from torch_check import assert_close
 import torch_zoo
 
+
 def trainable(model):
     return sum(p.size for p in model.parameters())
 

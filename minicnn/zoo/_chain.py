@@ -5,8 +5,6 @@ torchvision (or hand-written PyTorch) network it follows, e.g. 'features.0' or
 'layer1.0.conv1', so ``to_torch_state_dict`` maps weights by name alone and
 ``model.get_layer('features.0')`` finds what a PyTorch user expects.
 """
-from ..layers import BatchNormalization, Conv2D, Dense, ReLU
-
 TORCH_BN = dict(momentum=0.9, epsilon=1e-5)     # nn.BatchNorm2d(momentum=0.1, eps=1e-5)
 
 
@@ -29,17 +27,3 @@ class Chain:
         """Leave a slot empty (a torch module that has no minicnn counterpart here)."""
         self.index += 1
         return self
-
-
-def conv_bn_relu(x, name, filters, kernel_size, strides=1, padding=0, bn=TORCH_BN, dtype=None,
-                 conv="conv", norm="bn"):
-    """torchvision's BasicConv2d: conv (no bias) -> BatchNorm -> ReLU, as '<name>.conv',
-    '<name>.bn' (and '<name>.relu', no weights)."""
-    x = Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
-               kernel_initializer="he_normal", name=f"{name}.{conv}", dtype=dtype)(x)
-    x = BatchNormalization(**bn, name=f"{name}.{norm}", dtype=dtype)(x)
-    return ReLU(name=f"{name}.relu")(x)
-
-
-def dense(units, name, dtype=None, **kwargs):
-    return Dense(units, name=name, dtype=dtype, **kwargs)
