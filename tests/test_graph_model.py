@@ -193,9 +193,9 @@ def test_graph_model_state_dict_and_train_eval_reach_every_layer():
 
 
 def test_graph_architecture_round_trips_through_its_config():
-    config = pytest.importorskip("minicnn.layers.config", reason="the architecture serialiser "
-                                 "(issue 3) is not in this tree yet")
     import json
+
+    from minicnn.layers import config
     model = diamond("float32")
     data = json.loads(json.dumps(config.serialize(model)))
     again = config.deserialize(data)

@@ -21,7 +21,7 @@ import minicnn.backend as backend
 import minicnn.functional as F
 from strategies import DTYPES, conv_cases, pool_cases, random_array, seeds
 
-pytest.importorskip("numba")   # without numba there is nothing here to compare (see test below)
+import numba  # noqa: F401  (a core dependency: a missing numba fails here, loudly)
 backend.import_kernels()       # minicnn.kernels, also from a source checkout (see backend.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
