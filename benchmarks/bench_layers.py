@@ -10,11 +10,10 @@ minicnn is faster).
 """
 import argparse
 import json
-import time
 
 import numpy as np
 
-from bench_lenet import set_threads
+from bench_lenet import best_time, set_threads
 
 LAYERS = {   # name: (input shape, what to build)
     "conv1 1->6 5x5 (LeNet), N=128": ((128, 1, 32, 32), ("conv", 6, 5, 0)),
@@ -24,16 +23,6 @@ LAYERS = {   # name: (input shape, what to build)
     "Dense 400->120, N=128": ((128, 400), ("dense", 120)),
 }
 
-
-def best_time(fn, min_time):
-    fn()
-    times = []
-    start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 5:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def minicnn_layer(spec, shape, backend, min_time):

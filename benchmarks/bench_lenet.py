@@ -62,8 +62,9 @@ def build_torch(channels):
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-def best_rate(fn, batch, min_time):
-    """Images per second of the fastest of several timed repeats (after a warm-up)."""
+def best_time(fn, min_time):
+    """Seconds of the fastest of several timed repeats (after a warm-up), repeating for at
+    least ``min_time`` seconds and 5 times."""
     fn()
     fn()
     times = []
@@ -72,7 +73,12 @@ def best_rate(fn, batch, min_time):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return batch / min(times)
+    return min(times)
+
+
+def best_rate(fn, batch, min_time):
+    """Images per second of the fastest timed repeat."""
+    return batch / best_time(fn, min_time)
 
 
 def bench_minicnn(backend, channels, batch, min_time):

@@ -9,7 +9,7 @@
 """
 from ..backend import array_module
 from ..tensor import Function, as_tensor
-from .utils import pair
+from .utils import normalize_padding
 
 
 def flatten(x, start_dim=1):
@@ -93,15 +93,12 @@ def add(xs):
 
 def normalize_pad2d(padding):
     """((top, bottom), (left, right)) from an int, (ph, pw) or ((top, bottom), (left, right))."""
-    if (isinstance(padding, (tuple, list)) and len(padding) == 2
-            and all(isinstance(p, (tuple, list)) for p in padding)):
-        (top, bottom), (left, right) = pair(tuple(padding[0]), "padding"), pair(tuple(padding[1]), "padding")
-    else:
-        ph, pw = pair(padding, "padding")
-        top, bottom, left, right = ph, ph, pw, pw
-    if min(top, bottom, left, right) < 0:
-        raise ValueError(f"zero_pad2d: padding must not be negative, got {padding!r}")
-    return (top, bottom), (left, right)
+    if isinstance(padding, str):
+        raise TypeError(f"zero_pad2d: padding must be an int or pairs of ints, got {padding!r}")
+    try:
+        return normalize_padding(padding, None, None, None, None)   # numbers only: no geometry
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"zero_pad2d: {error}") from None
 
 
 class ZeroPad2d(Function):
