@@ -225,6 +225,7 @@ def _plot_curves(out, history):
             if name in history.history:
                 ax.plot(epochs, history.history[name], marker="o", label=name)
         ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)     # whole epochs only
     atomic_write(os.path.join(out, "curves.png"), lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
     return True
@@ -268,10 +269,17 @@ def cmd_evaluate(args):
                      lambda f: f.write(json.dumps(report, indent=2).encode()))
         plt = _pyplot()
         if plt is not None:
-            fig, ax = plt.subplots(figsize=(6, 6))
-            ax.imshow(confusion, cmap="Blues")
-            ax.set_xticks(range(10), names, rotation=90), ax.set_yticks(range(10), names)
-            ax.set_xlabel("predicted"), ax.set_ylabel("true")
+            fig, ax = plt.subplots(figsize=(7, 6))
+            image = ax.imshow(confusion, cmap="Blues")
+            fig.colorbar(image, ax=ax, label="images")
+            k = len(names)
+            for t in range(k):                  # the counts, readable on light and dark cells
+                for p in range(k):
+                    ax.text(p, t, int(confusion[t, p]), ha="center", va="center", fontsize=7,
+                            color="white" if confusion[t, p] > confusion.max() / 2 else "black")
+            ax.set_xticks(range(k), names, rotation=90), ax.set_yticks(range(k), names)
+            ax.set_xlabel("predicted class"), ax.set_ylabel("true class")
+            ax.set_title(f"{dataset}: confusion matrix (accuracy {np.mean(predicted == y):.2%})")
             fig.tight_layout()
             atomic_write(os.path.join(args.out, "confusion.png"),
                          lambda f: fig.savefig(f, format="png"))

@@ -42,6 +42,13 @@ def test_evaluate_prints_accuracy_per_class_and_confusion(trained, capsys, tmp_p
     assert report["accuracy"] == pytest.approx(np.trace(confusion) / 1000)
 
 
+def test_plot_extra_writes_the_pictures(trained, tmp_path):
+    """matplotlib (the plot extra) is in the dev extra, so these run in CI."""
+    assert main(["evaluate", str(trained / "checkpoint.npz"), "--out", str(tmp_path)]) == 0
+    for picture in (trained / "curves.png", tmp_path / "confusion.png"):
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", picture
+
+
 def test_predict_on_the_test_set_and_on_a_npy_file(trained, capsys, tmp_path):
     assert main(["predict", str(trained / "checkpoint.npz"), "--count", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
