@@ -33,6 +33,14 @@ PARALLEL_MIN_ELEMENTS = 1 << 16     # the largest array argument must be at leas
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # read when the OpenMP pool starts
 
+# Numba's threading layer: 'workqueue' (Numba's own simple pool) unless the user chose one.
+# With the OpenMP layer, Numba's workers and OpenBLAS's (which spin between BLAS calls)
+# fought over two cores: LeNet training at batch 128 ran at 1,035 img/s against 7,485
+# with workqueue and 4,476 on the NumPy reference (benchmarks/bench_lenet.py --threads 2,
+# quiet 2-core machine).
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
 
 def _renamed(fn, suffix):
     """A copy of fn under another qualified name, so Numba's on-disk cache keeps the

@@ -140,6 +140,10 @@ def implementation(reference, *arrays):
 
 
 # ----------------------------------------------------------------------------- numba
+# Numba's 'workqueue' threading layer unless the user chose one: with the OpenMP layer its
+# workers fight OpenBLAS's over the cores (measured in kernels/_jit.py). Set here, before
+# numba is first imported, so it holds whatever the program imports next.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 _NUMBA_ERROR = []     # [] before the first check, then [None] or [the reason]
 
 

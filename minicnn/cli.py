@@ -96,10 +96,10 @@ def make_optimizer(name, lr, momentum, weight_decay):
     return mc.optim.OPTIMIZERS[name](lr=lr, weight_decay=weight_decay)
 
 
-# Fastest first, on CPU arrays, as measured for LeNet training (batch 64) on 2 shared
-# cores at the end of issue 3: numpy 1,087-1,222 img/s, numba 530 img/s. Put "numba"
-# first once its kernels beat the reference here.
-PREFERRED_BACKENDS = ("numpy", "numba")
+# Fastest first, on CPU arrays. `minicnn train lenet` on a quiet 2-core machine: numba
+# 9.6 s, numpy 12.1 s wall. (Numba had measured slower than numpy before minicnn chose
+# Numba's 'workqueue' threading layer, see minicnn/backend.py.)
+PREFERRED_BACKENDS = ("numba", "numpy")
 
 
 def pick_backend(name):
