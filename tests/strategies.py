@@ -41,6 +41,20 @@ def conv_cases(draw, max_groups=3):
                 padding=padding, dilation=dilation, groups=groups)
 
 
+def conv_inputs(case, seed, dtype="float64", batch=None):
+    """x, w, b arrays for a conv_cases() case (``batch`` replaces its batch size)."""
+    x_shape = case["x_shape"] if batch is None else (batch,) + case["x_shape"][1:]
+    return (random_array(seed, x_shape, dtype),
+            random_array(seed + 1, case["w_shape"], dtype),
+            random_array(seed + 2, (case["w_shape"][0],), dtype))
+
+
+def conv_kwargs(case):
+    """F.conv2d's keyword arguments for a conv_cases() case."""
+    return dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
+                groups=case["groups"])
+
+
 @st.composite
 def pool_cases(draw):
     """A valid pooling configuration (padding at most half the kernel, as PyTorch asks)."""

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import minicnn as mc
 import minicnn.functional as F
-from strategies import DTYPES, conv_cases, random_array, seeds
+from strategies import DTYPES, conv_cases, conv_inputs, conv_kwargs, random_array, seeds
 from torch_check import check_against_torch
 
 
@@ -24,17 +24,16 @@ def torch_padding(case):
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=conv_cases(), seed=seeds, bias=st.booleans())
 def test_conv2d_matches_torch(dtype, case, seed, bias):
-    x = random_array(seed, case["x_shape"], dtype)
-    w = random_array(seed + 1, case["w_shape"], dtype)
-    b = random_array(seed + 2, (case["w_shape"][0],), dtype)
+    x, w, b = conv_inputs(case, seed, dtype)
     pads = torch_padding(case)
-    kw = dict(stride=case["stride"], dilation=case["dilation"], groups=case["groups"])
+    kw = conv_kwargs(case)
 
     def mc_fn(x, w, b=None):
-        return F.conv2d(x, w, b, padding=case["padding"], **kw)
+        return F.conv2d(x, w, b, **kw)
 
-    def torch_fn(x, w, b=None):
-        return torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), w, b, **kw)
+    def torch_fn(x, w, b=None):          # padded beforehand, so no padding argument
+        unpadded = {k: v for k, v in kw.items() if k != "padding"}
+        return torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), w, b, **unpadded)
 
     check_against_torch(mc_fn, torch_fn, [x, w, b] if bias else [x, w], dtype, seed=seed)
 
@@ -42,11 +41,8 @@ def test_conv2d_matches_torch(dtype, case, seed, bias):
 @settings(max_examples=15)
 @given(case=conv_cases(), seed=seeds)
 def test_conv2d_gradcheck(case, seed):
-    x = random_array(seed, case["x_shape"])
-    w = random_array(seed + 1, case["w_shape"])
-    b = random_array(seed + 2, (case["w_shape"][0],))
-    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-              groups=case["groups"])
+    x, w, b = conv_inputs(case, seed)
+    kw = conv_kwargs(case)
     mc.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], seed=seed % 1000,
                  max_elements=40)
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 import minicnn as mc
 import minicnn.backend as backend
 import minicnn.functional as F
-from strategies import DTYPES, conv_cases, pool_cases, random_array, seeds
+from strategies import (DTYPES, conv_cases, conv_inputs, conv_kwargs, pool_cases, random_array,
+                        seeds)
 
 import numba  # noqa: F401  (a core dependency: a missing numba fails here, loudly)
 backend.import_kernels()       # minicnn.kernels, also from a source checkout (see backend.py)
@@ -59,11 +60,8 @@ def assert_backends_agree(fn, arrays, dtype, kernel_class):
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(case=conv_cases(), seed=seeds, bias=st.booleans())
 def test_conv2d_kernel_matches_reference(dtype, case, seed, bias):
-    x = random_array(seed, case["x_shape"], dtype)
-    w = random_array(seed + 1, case["w_shape"], dtype)
-    b = random_array(seed + 2, (case["w_shape"][0],), dtype)
-    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-              groups=case["groups"])
+    x, w, b = conv_inputs(case, seed, dtype)
+    kw = conv_kwargs(case)
     if bias:
         assert_backends_agree(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], dtype,
                               "Conv2dNumba")
@@ -86,11 +84,8 @@ def test_conv2d_kernel_in_chunks_of_one_sample(dtype, case, seed):
     """The kernel feeds the batch to im2col in chunks that fit the cache; with chunks of
     one sample (CHUNK_BYTES = 1) it must still give the reference's numbers."""
     from minicnn.kernels import ops
-    x = random_array(seed, (3,) + case["x_shape"][1:], dtype)
-    w = random_array(seed + 1, case["w_shape"], dtype)
-    b = random_array(seed + 2, (case["w_shape"][0],), dtype)
-    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-              groups=case["groups"])
+    x, w, b = conv_inputs(case, seed, dtype, batch=3)
+    kw = conv_kwargs(case)
     saved, ops.CHUNK_BYTES = ops.CHUNK_BYTES, 1
     try:
         assert ops.Conv2dNumba._chunks(3, 100) == [(0, 1), (1, 2), (2, 3)]
@@ -182,11 +177,8 @@ def test_cross_entropy_kernel_matches_reference(dtype, n, c, seed, scale, smooth
 @given(case=conv_cases(), seed=seeds)
 def test_conv2d_kernel_gradcheck(case, seed):
     """The kernels' own gradients, checked numerically in float64."""
-    x = random_array(seed, case["x_shape"])
-    w = random_array(seed + 1, case["w_shape"])
-    b = random_array(seed + 2, (case["w_shape"][0],))
-    kw = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"],
-              groups=case["groups"])
+    x, w, b = conv_inputs(case, seed)
+    kw = conv_kwargs(case)
     with mc.use_backend("numba"):
         mc.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], seed=seed % 1000,
                      max_elements=40)
