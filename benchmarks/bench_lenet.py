@@ -28,6 +28,7 @@ def set_threads(threads=None, with_torch=True):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
+    os.environ["MINICNN_ALWAYS_PARALLEL"] = "1"    # threads as asked, whatever the load
     if with_torch:
         import torch
         torch.set_num_threads(threads)

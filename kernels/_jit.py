@@ -55,10 +55,13 @@ def _renamed(fn, suffix):
 class Kernel:
     """A loop function compiled serial and parallel; calling it picks one by work size."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, reassociate=False):
         self.py_func = fn
-        self.parallel = numba.njit(parallel=True, cache=True)(fn)
-        self.serial = numba.njit(cache=True)(_renamed(fn, "_serial"))
+        # reassociate: let LLVM reorder float sums (and so vectorise a dot product's
+        # reduction into several partial sums); NaN and infinity still propagate.
+        fastmath = {"reassoc", "contract"} if reassociate else False
+        self.parallel = numba.njit(parallel=True, cache=True, fastmath=fastmath)(fn)
+        self.serial = numba.njit(cache=True, fastmath=fastmath)(_renamed(fn, "_serial"))
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args):
@@ -76,7 +79,10 @@ def _oversubscribed():
     above the core count; looked up at most once a second). Then the threads of a
     parallel region mostly wait for a time slice at the barrier: measured on the shared
     2-core build machine at load 11, a training loop ran 3x slower with two threads than
-    with one."""
+    with one. MINICNN_ALWAYS_PARALLEL=1 turns the look off (the benchmarks set it: they
+    compare thread counts and must not fall back to serial kernels on a busy machine)."""
+    if os.environ.get("MINICNN_ALWAYS_PARALLEL") == "1":
+        return False
     now = time.monotonic()
     if now - _LOAD_CHECK[0] > 1.0:
         try:
@@ -87,6 +93,9 @@ def _oversubscribed():
     return _LOAD_CHECK[1]
 
 
-def kernel(fn):
-    """Decorator: ``fn`` becomes a Kernel (see the module docstring)."""
-    return Kernel(fn)
+def kernel(fn=None, *, reassociate=False):
+    """Decorator: ``fn`` becomes a Kernel (see the module docstring). ``@kernel(reassociate=
+    True)`` allows reordering float sums, for kernels whose inner loop is a dot product."""
+    if fn is None:
+        return lambda f: Kernel(f, reassociate)
+    return Kernel(fn, reassociate)

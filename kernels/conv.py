@@ -103,13 +103,15 @@ def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
 
 
 @kernel
-def rows_to_nchw(y_rows, bias, out):
+def rows_to_nchw(y_rows, bias, relu, out):
     """Fills out (N, O, H_out, W_out) from the product y_rows (O, N H_out W_out), plus
-    the bias (fused; a bias of length 0 means none).
+    the bias (fused; a bias of length 0 means none), clipped at 0 when relu = 1 (the
+    fused Conv2dReLU).
 
     As plain loops:
-        for n, o, p:  out[n, o, p] = y_rows[o, n*P + p] + bias[o]
-    Reference twin: the reshape and ``out += b`` in functional.conv.Conv2d.forward.
+        for n, o, p:  z = y_rows[o, n*P + p] + bias[o];  out[n, o, p] = max(z, 0) if relu else z
+    Reference twin: the reshape and ``out += b`` in functional.conv.Conv2d.forward (and
+    Conv2dReLU's ``z * (z > 0)``).
     """
     n, o_count, h_out, w_out = out.shape
     plane = h_out * w_out
@@ -118,25 +120,36 @@ def rows_to_nchw(y_rows, bias, out):
     for no in prange(n * o_count):
         b = no // o_count
         o = no % o_count
-        shift = bias[o] if has_bias else y_rows[o, 0] * 0
         src = y_rows[o, b * plane:(b + 1) * plane]
         dst = flat[b, o]
         for p in range(plane):
-            dst[p] = src[p] + shift
+            dst[p] = src[p]
+        if has_bias:
+            for p in range(plane):
+                dst[p] += bias[o]
+        if relu == 1:
+            for p in range(plane):
+                dst[p] *= dst[p] > 0          # z [z > 0], in the array's dtype
 
 
 @kernel
-def nchw_to_rows(dout):
-    """dout_rows (O, N P) from dout (N, O, H_out, W_out), and db[o] = sum_{n,p} dout[n, o, p].
+def nchw_to_rows(dout, y):
+    """dout_rows (O, N P) from dout (N, O, H_out, W_out), masked by the fused ReLU where
+    y (the forward output, same shape) is given (a y of size 0 means no ReLU), and
+    db[o] = sum_{n,p} of the same.
 
     As plain loops:
-        for o, n, p:  dout_rows[o, n*P + p] = dout[n, o, p];  db[o] += dout[n, o, p]
-    Reference twin: ``dout.reshape`` and ``dout.sum(axis=(0, 2, 3))`` in Conv2d.backward.
-    The bias sum is accumulated in float64 (one output channel per thread).
+        for o, n, p:
+            d = dout[n, o, p] * [y[n, o, p] > 0]   (or dout[n, o, p])
+            dout_rows[o, n*P + p] = d;  db[o] += d
+    Reference twin: ``dout.reshape`` and ``dout.sum(axis=(0, 2, 3))`` in Conv2d.backward
+    (after Conv2dReLU's ``dout * positive``). The bias sum is accumulated in float64 (one
+    output channel per thread).
     """
     n, o_count, h_out, w_out = dout.shape
     plane = h_out * w_out
     flat = dout.reshape(n, o_count, plane)
+    masked = y.size > 0
     rows = np.empty((o_count, n * plane), dtype=dout.dtype)
     db = np.empty(o_count, dtype=dout.dtype)
     for o in prange(o_count):
@@ -144,9 +157,14 @@ def nchw_to_rows(dout):
         for b in range(n):
             src = flat[b, o]
             dst = rows[o, b * plane:(b + 1) * plane]
+            if masked:
+                mask = y[b, o].reshape(plane)
+                for p in range(plane):
+                    dst[p] = src[p] * (mask[p] > 0)
+            else:
+                for p in range(plane):
+                    dst[p] = src[p]
             for p in range(plane):
-                dst[p] = src[p]
-            for p in range(plane):
-                total += src[p]
+                total += dst[p]
         db[o] = total
     return rows, db

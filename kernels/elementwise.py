@@ -10,12 +10,12 @@ def relu_forward(x):
     """y = x * [x > 0] elementwise over a flat array (NaN stays NaN, as in the reference).
     Reference twin: functional.activation.ReLU.forward.
 
-    As plain loops:   for k: y[k] = x[k] if x[k] > 0 else 0 * x[k]
+    As plain loops:   for k: y[k] = x[k] * [x[k] > 0]
     """
     y = np.empty_like(x)
     for k in prange(x.shape[0]):
         v = x[k]
-        y[k] = v if v > 0 else v * 0
+        y[k] = v * (v > 0)             # (a bool factor keeps the dtype; 0.0 would not)
     return y
 
 
@@ -24,11 +24,11 @@ def relu_backward(g, y):
     """dx = g * [y > 0] (y = relu(x) is positive exactly where x is).
     Reference twin: functional.activation.ReLU.backward.
 
-    As plain loops:   for k: dx[k] = g[k] if y[k] > 0 else 0 * g[k]
+    As plain loops:   for k: dx[k] = g[k] * [y[k] > 0]
     """
     dx = np.empty_like(g)
     for k in prange(g.shape[0]):
-        dx[k] = g[k] if y[k] > 0 else g[k] * 0
+        dx[k] = g[k] * (y[k] > 0)
     return dx
 
 
@@ -43,8 +43,8 @@ def bias_activation(y, bias, activation):
     for r in prange(y.shape[0]):
         for o in range(y.shape[1]):
             v = y[r, o] + bias[o]
-            if activation == 1 and not v > 0:
-                v = v * 0
+            if activation == 1:
+                v = v * (v > 0)
             y[r, o] = v
     return y
 

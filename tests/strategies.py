@@ -21,14 +21,15 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 @st.composite
-def conv_cases(draw, max_groups=3):
+def conv_cases(draw, max_groups=3, max_stride=5):
     """A valid conv2d configuration: dict of shapes and hyper-parameters."""
     groups = draw(st.integers(1, max_groups))
     n = draw(st.integers(1, 3))
     c = groups * draw(st.integers(1, 3))
     o = groups * draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    stride = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))       # may exceed the kernel
+    stride = (draw(st.integers(1, max_stride)),                       # may exceed the kernel
+              draw(st.integers(1, max_stride)))
     dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = draw(st.one_of(st.tuples(st.integers(0, 3), st.integers(0, 3)),
                              st.sampled_from(["valid", "same"])))

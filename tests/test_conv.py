@@ -38,6 +38,31 @@ def test_conv2d_matches_torch(dtype, case, seed, bias):
     check_against_torch(mc_fn, torch_fn, [x, w, b] if bias else [x, w], dtype, seed=seed)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=25)
+@given(case=conv_cases(), seed=seeds)
+def test_conv2d_relu_matches_torch(dtype, case, seed):
+    """The fused op is relu(conv2d(...)), forward and backward."""
+    x, w, b = conv_inputs(case, seed, dtype)
+    pads = torch_padding(case)
+    kw = conv_kwargs(case)
+    unpadded = {k: v for k, v in kw.items() if k != "padding"}
+    check_against_torch(
+        lambda x, w, b: F.conv2d_relu(x, w, b, **kw),
+        lambda x, w, b: torch.relu(torch.nn.functional.conv2d(
+            torch.nn.functional.pad(x, pads), w, b, **unpadded)),
+        [x, w, b], dtype, seed=seed)
+
+
+@settings(max_examples=10)
+@given(case=conv_cases(), seed=seeds)
+def test_conv2d_relu_gradcheck(case, seed):
+    x, w, b = conv_inputs(case, seed)
+    kw = conv_kwargs(case)
+    mc.gradcheck(lambda x, w, b: F.conv2d_relu(x, w, b, **kw), [x, w, b], seed=seed % 1000,
+                 max_elements=40)
+
+
 @settings(max_examples=15)
 @given(case=conv_cases(), seed=seeds)
 def test_conv2d_gradcheck(case, seed):

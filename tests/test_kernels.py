@@ -34,7 +34,8 @@ TOLERANCES = {np.dtype(np.float64): (1e-10, 1e-12), np.dtype(np.float32): (2e-5,
 
 
 def assert_backends_agree(fn, arrays, dtype, kernel_class):
-    """Run fn under both backends; compare output and input gradients; check dispatch."""
+    """Run fn under both backends; compare output and input gradients; check dispatch.
+    Returns the op the numba run used (for tests that check which path it took)."""
     dtype = np.dtype(dtype)
     results = {}
     for name in ("numpy", "numba"):
@@ -47,6 +48,7 @@ def assert_backends_agree(fn, arrays, dtype, kernel_class):
             op = type(y.creator).__name__
             if name == "numba":
                 assert op == kernel_class, f"the numba backend ran {op}, not {kernel_class}"
+                numba_op = y.creator
             else:
                 assert not op.endswith("Numba"), f"the numpy backend ran the kernel {op}"
     rtol, atol = TOLERANCES[dtype]
@@ -55,18 +57,51 @@ def assert_backends_agree(fn, arrays, dtype, kernel_class):
         assert fast.dtype == dtype, f"{what}: dtype {fast.dtype}, expected {dtype}"
         scale = max(float(np.abs(ref).max()) if ref.size else 0.0, 1.0)
         np.testing.assert_allclose(fast, ref, rtol=rtol, atol=atol * scale, err_msg=what)
+    return numba_op
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(case=conv_cases(), seed=seeds, bias=st.booleans())
-def test_conv2d_kernel_matches_reference(dtype, case, seed, bias):
+# conv2d and the fused conv2d_relu, and the class the numba backend must run for each
+CONV_OPS = {"conv2d": (F.conv2d, "Conv2dNumba"), "conv2d_relu": (F.conv2d_relu, "Conv2dReLUNumba")}
+
+
+def assert_conv_backends_agree(op_name, case, seed, dtype, bias=True):
     x, w, b = conv_inputs(case, seed, dtype)
     kw = conv_kwargs(case)
+    conv, kernel_class = CONV_OPS[op_name]
     if bias:
-        assert_backends_agree(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], dtype,
-                              "Conv2dNumba")
-    else:
-        assert_backends_agree(lambda x, w: F.conv2d(x, w, **kw), [x, w], dtype, "Conv2dNumba")
+        return assert_backends_agree(lambda x, w, b: conv(x, w, b, **kw), [x, w, b], dtype,
+                                     kernel_class)
+    return assert_backends_agree(lambda x, w: conv(x, w, **kw), [x, w], dtype, kernel_class)
+
+
+@pytest.mark.parametrize("op_name", CONV_OPS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(), seed=seeds, bias=st.booleans())
+def test_conv2d_kernel_matches_reference(op_name, dtype, case, seed, bias):
+    assert_conv_backends_agree(op_name, case, seed, dtype, bias)
+
+
+@pytest.mark.parametrize("op_name", CONV_OPS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases(max_groups=1, max_stride=1), seed=seeds, bias=st.booleans())
+def test_conv2d_direct_kernel_matches_reference(op_name, dtype, case, seed, bias):
+    """Stride 1, one group, at most 3 channels: the direct loops of conv_direct.py."""
+    op = assert_conv_backends_agree(op_name, case, seed, dtype, bias)
+    assert op.direct, "a few-channel stride-1 convolution should take the direct loops"
+
+
+@pytest.mark.parametrize("op_name", CONV_OPS)
+@settings(max_examples=20)
+@given(case=conv_cases(max_groups=1, max_stride=1), seed=seeds)
+def test_conv2d_im2col_kernel_for_few_channels(op_name, case, seed):
+    """With the direct loops switched off the same cases take im2col and agree too."""
+    from minicnn.kernels import ops
+    saved, ops.DIRECT_MAX_CHANNELS = ops.DIRECT_MAX_CHANNELS, 0
+    try:
+        op = assert_conv_backends_agree(op_name, case, seed, "float32")
+        assert not op.direct
+    finally:
+        ops.DIRECT_MAX_CHANNELS = saved
 
 
 @pytest.mark.parametrize("padding", [((0, 2), (1, 0)), ((3, 0), (0, 3))])
@@ -320,7 +355,24 @@ def test_parallel_and_serial_compilations_agree():
     flat = x.reshape(-1)
     np.testing.assert_array_equal(elementwise.relu_forward.parallel(flat),
                                   elementwise.relu_forward.serial(flat))
-    rows_s, db_s = kconv.nchw_to_rows.serial(x)
-    rows_p, db_p = kconv.nchw_to_rows.parallel(x)
-    np.testing.assert_array_equal(rows_p, rows_s)
-    np.testing.assert_array_equal(db_p, db_s)
+    for y in (np.empty((0, 0, 0, 0)), random_array(1, x.shape)):     # without, with ReLU mask
+        rows_s, db_s = kconv.nchw_to_rows.serial(x, y)
+        rows_p, db_p = kconv.nchw_to_rows.parallel(x, y)
+        np.testing.assert_array_equal(rows_p, rows_s)
+        np.testing.assert_array_equal(db_p, db_s)
+    from minicnn.kernels import conv_direct
+    w = random_array(2, (5, 4, 3, 2))
+    bias = random_array(3, (5,))
+    out_s, out_p = np.empty((3, 5, 5, 5)), np.empty((3, 5, 5, 5))
+    conv_direct.conv2d_direct_forward.serial(x, w, bias, 1, 2, 2, out_s)      # dilation 2
+    conv_direct.conv2d_direct_forward.parallel(x, w, bias, 1, 2, 2, out_p)
+    np.testing.assert_array_equal(out_p, out_s)
+    dout = random_array(4, out_s.shape)
+    results = []
+    for compiled in ("serial", "parallel"):
+        dw, db, dx = np.zeros((2,) + w.shape), np.zeros((2, 5)), np.empty_like(x)
+        getattr(conv_direct.conv2d_direct_backward_weight, compiled)(x, dout, out_s, 2, 2, dw, db)
+        getattr(conv_direct.conv2d_direct_backward_data, compiled)(dout, out_s, w, 2, 2, dx)
+        results.append((dw, db, dx))
+    for serial, parallel in zip(*results):
+        np.testing.assert_array_equal(parallel, serial)

@@ -111,6 +111,25 @@ class Conv2d(Function):
         return dx, dw, db
 
 
+class Conv2dReLU(Conv2d):
+    """out = relu(conv2d(x, W) + b) as one op: Conv2d's math with the ReLU lines added.
+
+        forward   y  = max(conv(x, W) + b, 0)
+        backward  dZ = dY * [y > 0]               (the ReLU's gradient, as in ReLU.backward)
+                  then Conv2d's backward on dZ
+
+    The same numbers as ``relu(conv2d(...))``; being one op lets a kernel add the bias and
+    clip in the pass that writes the output, and mask dY in the pass that reads it.
+    """
+    def forward(self, x, w, b):
+        z = super().forward(x, w, b)
+        self.positive = z > 0
+        return z * self.positive
+
+    def backward(self, dout):
+        return super().backward(dout * self.positive)      # dZ = dY [y > 0]
+
+
 def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, as in every deep-learning library).
 
@@ -123,6 +142,17 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         H_out = (H + p_top + p_bottom - dilation_h (kh - 1) - 1) // stride_h + 1
         W_out = (W + p_left + p_right - dilation_w (kw - 1) - 1) // stride_w + 1
     """
+    return _convolve(Conv2d, x, w, b, stride, padding, dilation, groups)
+
+
+def conv2d_relu(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """relu(conv2d(x, w, b, ...)) as one fused op (``Conv2dReLU``); same arguments and
+    output shape as ``conv2d``. ``Conv2D(..., activation='relu')`` uses it."""
+    return _convolve(Conv2dReLU, x, w, b, stride, padding, dilation, groups)
+
+
+def _convolve(reference, x, w, b, stride, padding, dilation, groups):
+    """Check conv2d's arguments, then run ``reference`` (or its kernel twin)."""
     x, w = as_tensor(x), as_tensor(w)
     if x.ndim != 4:
         raise ValueError(f"conv2d: input must have shape (N, C, H, W), got {x.shape}")
@@ -146,5 +176,5 @@ def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"conv2d: bias must have shape ({o},), got {b.shape}")
     pads = normalize_padding(padding, (kh, kw), stride, dilation, x.shape[2:])
     window_output_shape(x.shape[2:], (kh, kw), stride, pads, dilation, op="conv2d")
-    op = implementation(Conv2d, x.data, w.data)     # the reference above, or a kernel twin
+    op = implementation(reference, x.data, w.data)  # the reference above, or a kernel twin
     return op(stride, pads, dilation, groups)(x, w, b)

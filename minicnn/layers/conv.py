@@ -78,6 +78,10 @@ class Conv2D(Layer):
         return h_out * w_out * self.filters * (input_shape[0] // self.groups) * kh * kw
 
     def forward(self, x):
+        if self.activation is F.relu:           # conv + bias + ReLU as one op (fewer passes)
+            return F.conv2d_relu(x, self.kernel, self.bias, stride=self.strides,
+                                 padding=self.padding, dilation=self.dilation_rate,
+                                 groups=self.groups)
         y = F.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
                      dilation=self.dilation_rate, groups=self.groups)
         return self.activation(y)

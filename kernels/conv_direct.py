@@ -1,0 +1,148 @@
+"""Numba kernels for conv2d by direct loops, for stride 1 and one group: no columns at all.
+
+Reference twin: functional.conv.Conv2d (and Conv2dReLU when ``relu`` is set). Used by
+kernels/ops.py for convolutions with few input channels (a network's first layer), where
+im2col's columns are kh kw times the input for a matrix product too thin to pay for them.
+
+The trick that makes direct loops fast: keep each plane flat, row-major, with the padded
+input's row length W_pad. Then output pixel (y, x) sits at q = y W_pad + x, and the input
+pixel that kernel tap (i, j) multiplies with it at
+
+    q + i d_h W_pad + j d_w          (stride 1)
+
+so one tap of one (input channel, output channel) pair is one contiguous multiply-add over
+the whole plane, which LLVM vectorises:
+
+    acc[q] += W[o, c, i, j] * x_flat[q + i d_h W_pad + j d_w]      q = 0 .. L-1
+
+with L = (H_out - 1) W_pad + W_out. The last W_pad - W_out entries of each row of ``acc``
+are 'wide' garbage (windows that run off the right edge); they are never copied out, and
+in backward the wide copy of dOut holds zeros there.
+"""
+import numpy as np
+from numba import prange
+
+from ._jit import kernel
+
+
+@kernel
+def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
+    """Fills out (N, O, H_out, W_out) = act(conv2d(x_pad, w) + bias), stride 1; x_pad
+    (N, C, H_pad, W_pad) is already padded; a bias of length 0 means none; relu = 1 clips
+    at 0 (the fused Conv2dReLU), 0 leaves it.
+
+    As plain loops:
+        for n, o, y, x:
+            z = bias[o] + sum_{c, i, j} w[o, c, i, j] * x_pad[n, c, y + i d_h, x + j d_w]
+            out[n, o, y, x] = max(z, 0) if relu else z
+    """
+    n_count, c_count, h_pad, w_pad = x_pad.shape
+    o_count, _, kh, kw = w.shape
+    h_out, w_out = out.shape[2], out.shape[3]
+    length = (h_out - 1) * w_pad + w_out
+    has_bias = bias.shape[0] > 0
+    for no in prange(n_count * o_count):
+        n = no // o_count
+        o = no % o_count
+        acc = np.zeros(h_out * w_pad, dtype=out.dtype)
+        if has_bias:
+            acc[:] = bias[o]
+        for c in range(c_count):
+            x_flat = x_pad[n, c].reshape(h_pad * w_pad)
+            for i in range(kh):
+                for j in range(kw):
+                    tap = w[o, c, i, j]
+                    src = x_flat[i * dh * w_pad + j * dw:i * dh * w_pad + j * dw + length]
+                    for q in range(length):
+                        acc[q] += tap * src[q]
+        for y in range(h_out):
+            row = acc[y * w_pad:y * w_pad + w_out]
+            dst = out[n, o, y]
+            for x in range(w_out):
+                dst[x] = row[x] * (row[x] > 0) if relu else row[x]
+
+
+@kernel(reassociate=True)
+def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, dw_parts, db_parts):
+    """Partial sums of dW and db over S consecutive slices of the batch: fills dw_parts
+    (S, O, C, kh, kw) and db_parts (S, O) (float64, zeroed by the caller, who adds up the
+    S parts). dOut (N, O, H_out, W_out) is masked by the fused ReLU when y (the forward
+    output) is given (a y of size 0 means no ReLU).
+
+    As plain loops:
+        dZ = dOut * [y > 0]   (or dOut)
+        for o, c, i, j:  dW[o, c, i, j] = sum_{n, y, x} dZ[n, o, y, x] x_pad[n, c, y + i d_h, x + j d_w]
+        for o:           db[o] = sum_{n, y, x} dZ[n, o, y, x]
+    Each slice is summed by one thread in a fixed order, and S is the caller's choice, not
+    the thread count's, so the result does not depend on how many threads run.
+    """
+    n_count, c_count, h_pad, w_pad = x_pad.shape
+    slices, o_count, _, kh, kw = dw_parts.shape
+    h_out, w_out = dout.shape[2], dout.shape[3]
+    length = (h_out - 1) * w_pad + w_out
+    masked = y.size > 0
+    for s in prange(slices):
+        wide = np.zeros(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
+        for n in range(s * n_count // slices, (s + 1) * n_count // slices):
+            for o in range(o_count):
+                for yy in range(h_out):
+                    src = dout[n, o, yy]
+                    dst = wide[yy * w_pad:yy * w_pad + w_out]
+                    if masked:
+                        mask = y[n, o, yy]
+                        for x in range(w_out):
+                            dst[x] = src[x] * (mask[x] > 0)
+                    else:
+                        for x in range(w_out):
+                            dst[x] = src[x]
+                db_parts[s, o] += wide.sum()
+                for c in range(c_count):
+                    x_flat = x_pad[n, c].reshape(h_pad * w_pad)
+                    for i in range(kh):
+                        for j in range(kw):
+                            src = x_flat[i * dh * w_pad + j * dw:i * dh * w_pad + j * dw + length]
+                            total = wide[0] * src[0]      # (not 0.0: keep dOut's dtype)
+                            for q in range(1, length):
+                                total += wide[q] * src[q]
+                            dw_parts[s, o, c, i, j] += total
+
+
+@kernel
+def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
+    """Fills dx_pad (N, C, H_pad, W_pad), the gradient of the padded input, from dOut
+    (masked by the fused ReLU when y is given; a y of size 0 means no ReLU).
+
+    As plain loops:
+        dx_pad = 0
+        for n, c, o, i, j, y, x:
+            dx_pad[n, c, y + i d_h, x + j d_w] += w[o, c, i, j] * dZ[n, o, y, x]
+    One thread writes each (n, c) plane, so there are no races.
+    """
+    n_count, c_count, h_pad, w_pad = dx_pad.shape
+    o_count, _, kh, kw = w.shape
+    h_out, w_out = dout.shape[2], dout.shape[3]
+    length = (h_out - 1) * w_pad + w_out
+    masked = y.size > 0
+    for nc in prange(n_count * c_count):
+        n = nc // c_count
+        c = nc % c_count
+        dx_flat = np.zeros(h_pad * w_pad, dtype=dx_pad.dtype)
+        wide = np.zeros(h_out * w_pad, dtype=dout.dtype)
+        for o in range(o_count):
+            for yy in range(h_out):
+                src = dout[n, o, yy]
+                dst = wide[yy * w_pad:yy * w_pad + w_out]
+                if masked:
+                    mask = y[n, o, yy]
+                    for x in range(w_out):
+                        dst[x] = src[x] * (mask[x] > 0)
+                else:
+                    for x in range(w_out):
+                        dst[x] = src[x]
+            for i in range(kh):
+                for j in range(kw):
+                    tap = w[o, c, i, j]
+                    dst = dx_flat[i * dh * w_pad + j * dw:i * dh * w_pad + j * dw + length]
+                    for q in range(length):
+                        dst[q] += tap * wide[q]
+        dx_pad[n, c] = dx_flat.reshape(h_pad, w_pad)
