@@ -19,6 +19,15 @@ and moving between (O, N P) and NCHW copies runs of P consecutive numbers. (The 
 kernels/ops.py, feeds the batch in chunks of samples whose columns fit in the cache;
 "whole batch" means one chunk here.)
 
+Wide rows (stride 1). With ``row_len = W_pad`` instead of W_out, a sample's columns are
+laid out with the padded input's row length, L = (H_out - 1) W_pad + W_out of them, and
+column q = y W_pad + x of kernel tap (c, i, j) reads x_pad's flat plane at
+q + i d_h W_pad + j d_w: each (tap, sample) row of cols is then ONE contiguous copy of L
+numbers instead of H_out copies of W_out (LeNet's conv2: 1 copy of 136 instead of 10 of
+10). The W_pad - W_out extra columns per image row are windows that run off the right
+edge: the matrix product computes them, rows_to_nchw drops them, and nchw_to_rows fills
+dOut's with zeros so they add nothing to dW or to col2im.
+
 The caller pads the input (any padding, asymmetric included) before im2col and crops
 the padding off col2im's result: a padded copy of x is kh kw times smaller than cols,
 and the kernels' loops stay free of bounds tests.
@@ -34,35 +43,44 @@ from ._jit import kernel
 
 
 @kernel
-def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
-    """cols (C kh kw, N H_out W_out) of the padded input x_pad (N, C, H_pad, W_pad).
+def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
+    """cols (C kh kw, N L) of the padded input x_pad (N, C, H_pad, W_pad), L = (H_out - 1)
+    row_len + W_out columns per sample: row_len = W_out is the plain layout (L = H_out
+    W_out), row_len = W_pad the wide one (stride 1 only, see the module docstring).
     Reference twin: functional.conv.im2col (the same numbers; the batch moved from the
     first axis into the column index).
 
     As plain loops:
         for c, i, j, n, y, x:
-            cols[(c*kh + i)*kw + j, (n*H_out + y)*W_out + x] =
+            cols[(c*kh + i)*kw + j, n*L + y*row_len + x] =
                 x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
     """
     n, c, h, w = x_pad.shape
-    plane = h_out * w_out
-    cols = np.empty((c * kh * kw, n * plane), dtype=x_pad.dtype)
+    length = (h_out - 1) * row_len + w_out
+    cols = np.empty((c * kh * kw, n * length), dtype=x_pad.dtype)
     for r in prange(c * kh * kw):
         ci = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
         row = cols[r]
-        if sw == 1:                              # contiguous runs: vectorised copies
+        if row_len != w_out:                     # wide rows: one run of L per sample
+            start = i * dh * w + j * dw
+            for b in range(n):
+                src = x_pad[b, ci].reshape(h * w)[start:start + length]
+                dst = row[b * length:(b + 1) * length]
+                for k in range(length):
+                    dst[k] = src[k]
+        elif sw == 1:                            # contiguous runs: vectorised copies
             for b in range(n):
                 for y in range(h_out):
-                    dst = row[(b * h_out + y) * w_out:(b * h_out + y + 1) * w_out]
+                    dst = row[b * length + y * w_out:b * length + (y + 1) * w_out]
                     src = x_pad[b, ci, y * sh + i * dh, j * dw:j * dw + w_out]
                     for k in range(w_out):       # (loops over views from 0 vectorise)
                         dst[k] = src[k]
         else:
             for b in range(n):
                 for y in range(h_out):
-                    dst = row[(b * h_out + y) * w_out:(b * h_out + y + 1) * w_out]
+                    dst = row[b * length + y * w_out:b * length + (y + 1) * w_out]
                     src_s = x_pad[b, ci, y * sh + i * dh, j * dw:j * dw + (w_out - 1) * sw + 1:sw]
                     for k in range(w_out):
                         dst[k] = src_s[k]
@@ -70,27 +88,38 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
 
 
 @kernel
-def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
-    """The adjoint of im2col_rows: fills dx_pad (N, C, H_pad, W_pad), the gradient of the
-    padded input (the caller crops the padding off). Reference twin: functional.conv.col2im.
+def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
+    """The adjoint of im2col_rows (same layouts): fills dx_pad (N, C, H_pad, W_pad), the
+    gradient of the padded input (the caller crops the padding off). Reference twin:
+    functional.conv.col2im. In the wide layout the extra columns must hold zeros.
 
     As plain loops:
         dx_pad = 0
         for n, c, i, j, y, x:
             dx_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w] +=
-                cols[(c*kh + i)*kw + j, (n*H_out + y)*W_out + x]
+                cols[(c*kh + i)*kw + j, n*L + y*row_len + x]
     Each (n, c) plane is written by one thread, so there are no races.
     """
-    n, c = dx_pad.shape[0], dx_pad.shape[1]
+    n, c, h, w = dx_pad.shape
+    length = (h_out - 1) * row_len + w_out
     for nc in prange(n * c):
         b = nc // c
         ci = nc % c
         dx_pad[b, ci] = 0
+        if row_len != w_out:                     # wide rows: one run of L per tap
+            flat = dx_pad[b, ci].reshape(h * w)
+            for i in range(kh):
+                for j in range(kw):
+                    src = cols[(ci * kh + i) * kw + j, b * length:(b + 1) * length]
+                    dst = flat[i * dh * w + j * dw:i * dh * w + j * dw + length]
+                    for k in range(length):
+                        dst[k] += src[k]
+            continue
         for i in range(kh):
             for j in range(kw):
                 row = cols[(ci * kh + i) * kw + j]
                 for y in range(h_out):
-                    src = row[(b * h_out + y) * w_out:(b * h_out + y + 1) * w_out]
+                    src = row[b * length + y * w_out:b * length + (y + 1) * w_out]
                     if sw == 1:
                         dst = dx_pad[b, ci, y * sh + i * dh, j * dw:j * dw + w_out]
                         for k in range(w_out):
@@ -103,27 +132,37 @@ def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out):
 
 
 @kernel
-def rows_to_nchw(y_rows, bias, relu, out):
-    """Fills out (N, O, H_out, W_out) from the product y_rows (O, N H_out W_out), plus
-    the bias (fused; a bias of length 0 means none), clipped at 0 when relu = 1 (the
-    fused Conv2dReLU).
+def rows_to_nchw(y_rows, bias, relu, row_len, out):
+    """Fills out (N, O, H_out, W_out) from the product y_rows (O, N L) (im2col_rows'
+    layout, L = (H_out - 1) row_len + W_out), plus the bias (fused; a bias of length 0
+    means none), clipped at 0 when relu = 1 (the fused Conv2dReLU).
 
     As plain loops:
-        for n, o, p:  z = y_rows[o, n*P + p] + bias[o];  out[n, o, p] = max(z, 0) if relu else z
+        for n, o, y, x:
+            z = y_rows[o, n*L + y*row_len + x] + bias[o]
+            out[n, o, y, x] = z * [z > 0] if relu else z
     Reference twin: the reshape and ``out += b`` in functional.conv.Conv2d.forward (and
     Conv2dReLU's ``z * (z > 0)``).
     """
     n, o_count, h_out, w_out = out.shape
     plane = h_out * w_out
+    length = (h_out - 1) * row_len + w_out
     flat = out.reshape(n, o_count, plane)
     has_bias = bias.shape[0] > 0
     for no in prange(n * o_count):
         b = no // o_count
         o = no % o_count
-        src = y_rows[o, b * plane:(b + 1) * plane]
         dst = flat[b, o]
-        for p in range(plane):
-            dst[p] = src[p]
+        if row_len == w_out:
+            src = y_rows[o, b * plane:(b + 1) * plane]
+            for p in range(plane):
+                dst[p] = src[p]
+        else:
+            for y in range(h_out):
+                src = y_rows[o, b * length + y * row_len:b * length + y * row_len + w_out]
+                dst_y = dst[y * w_out:(y + 1) * w_out]
+                for x in range(w_out):
+                    dst_y[x] = src[x]
         if has_bias:
             for p in range(plane):
                 dst[p] += bias[o]
@@ -133,38 +172,43 @@ def rows_to_nchw(y_rows, bias, relu, out):
 
 
 @kernel
-def nchw_to_rows(dout, y):
-    """dout_rows (O, N P) from dout (N, O, H_out, W_out), masked by the fused ReLU where
-    y (the forward output, same shape) is given (a y of size 0 means no ReLU), and
-    db[o] = sum_{n,p} of the same.
+def nchw_to_rows(dout, y, row_len):
+    """dout_rows (O, N L) in im2col_rows' layout (L = (H_out - 1) row_len + W_out; the
+    extra columns of the wide layout get zeros) from dout (N, O, H_out, W_out), masked by
+    the fused ReLU where y (the forward output, same shape) is given (a y of size 0 means
+    no ReLU), and db[o] = sum_{n,y,x} of the same.
 
     As plain loops:
-        for o, n, p:
-            d = dout[n, o, p] * [y[n, o, p] > 0]   (or dout[n, o, p])
-            dout_rows[o, n*P + p] = d;  db[o] += d
+        for o, n, y, x:
+            d = dout[n, o, y, x] * [y[n, o, y, x] > 0]   (or dout[n, o, y, x])
+            dout_rows[o, n*L + y*row_len + x] = d;  db[o] += d
     Reference twin: ``dout.reshape`` and ``dout.sum(axis=(0, 2, 3))`` in Conv2d.backward
     (after Conv2dReLU's ``dout * positive``). The bias sum is accumulated in float64 (one
     output channel per thread).
     """
     n, o_count, h_out, w_out = dout.shape
-    plane = h_out * w_out
-    flat = dout.reshape(n, o_count, plane)
+    length = (h_out - 1) * row_len + w_out
     masked = y.size > 0
-    rows = np.empty((o_count, n * plane), dtype=dout.dtype)
+    rows = np.empty((o_count, n * length), dtype=dout.dtype)
     db = np.empty(o_count, dtype=dout.dtype)
     for o in prange(o_count):
         total = 0.0
         for b in range(n):
-            src = flat[b, o]
-            dst = rows[o, b * plane:(b + 1) * plane]
-            if masked:
-                mask = y[b, o].reshape(plane)
-                for p in range(plane):
-                    dst[p] = src[p] * (mask[p] > 0)
-            else:
-                for p in range(plane):
-                    dst[p] = src[p]
-            for p in range(plane):
-                total += dst[p]
+            for yy in range(h_out):
+                src = dout[b, o, yy]
+                dst = rows[o, b * length + yy * row_len:b * length + yy * row_len + w_out]
+                if masked:
+                    mask = y[b, o, yy]
+                    for x in range(w_out):
+                        dst[x] = src[x] * (mask[x] > 0)
+                else:
+                    for x in range(w_out):
+                        dst[x] = src[x]
+                for x in range(w_out):
+                    total += dst[x]
+                if yy < h_out - 1:                  # the wide layout's extra columns
+                    gap = rows[o, b * length + yy * row_len + w_out:
+                               b * length + (yy + 1) * row_len]
+                    gap[:] = 0
         db[o] = total
     return rows, db

@@ -52,14 +52,18 @@ CHUNK_BYTES = 8 << 20
 
 class Conv2dNumba(Conv2d):
     """Conv2d through the im2col of kernels/conv.py and one BLAS matrix product per group,
-    a chunk of samples at a time (P = H_out W_out, K = C/g kh kw, n = samples in a chunk):
+    a chunk of samples at a time (L = H_out W_out columns per sample, or a few more in the
+    wide layout of stride-1 convolutions, see kernels/conv.py; K = C/g kh kw; n = samples
+    in a chunk):
 
-        forward   cols (C kh kw, n P) = im2col(x_pad[chunk])
-                  out_g (O/g, n P)     = W_g (O/g, K) @ cols_g (K, n P)
-        backward  dW_g    += dOut_g @ cols_g^T      (cols recomputed, not saved)
+        forward   cols (C kh kw, n L) = im2col(x_pad[chunk])
+                  out_g (O/g, n L)     = W_g (O/g, K) @ cols_g (K, n L)
+        backward  dW_g    += dOut_g @ cols_g^T
                   dcols_g  = W_g^T @ dOut_g  -> col2im -> dx[chunk]
 
-    Only the padded input is saved for backward, not the kh kw times larger columns.
+    The columns are kept for backward only when the whole batch was one chunk (at most
+    CHUNK_BYTES); otherwise backward recomputes them from the saved padded input, which is
+    kh kw times smaller.
     Few-channel convolutions (stride 1, one group, C <= DIRECT_MAX_CHANNELS) skip the
     columns and run the direct loops of kernels/conv_direct.py. With ``relu`` set (the
     fused Conv2dReLU) the output pass clips at 0 and the dOut pass applies the mask.
@@ -82,14 +86,22 @@ class Conv2dNumba(Conv2d):
         self.direct = self.groups == 1 and (sh, sw) == (1, 1) and c <= DIRECT_MAX_CHANNELS
         bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
         out = np.empty((n, o, h_out, w_out), dtype=x.dtype)
+        self.cols = None
         if self.direct:
             conv_direct.conv2d_direct_forward(self.x_pad, _c(w), bias, int(self.relu), dh, dw,
                                               out)
         else:
-            for start, stop in self._chunks(n, c * kh * kw * h_out * w_out * x.itemsize):
+            # wide rows for stride 1, unless the extra columns would cost over half again
+            w_pad = self.x_pad.shape[3]
+            wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
+            self.row_len = w_pad if wide else w_out
+            chunks = self._chunks(n, c * kh * kw * self._length(h_out, w_out) * x.itemsize)
+            for start, stop in chunks:
                 cols = self._im2col(start, stop, h_out, w_out)
                 conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias, int(self.relu),
-                                  out[start:stop])
+                                  self.row_len, out[start:stop])
+            if len(chunks) == 1 and cols.nbytes <= CHUNK_BYTES:
+                self.cols = cols                       # backward needs no second im2col
         self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
         return out
 
@@ -108,12 +120,15 @@ class Conv2dNumba(Conv2d):
         dx_pad = np.empty(self.x_pad.shape, dtype=dout.dtype) if want_dx else None
         dw = np.zeros((o, k), dtype=dout.dtype) if want_dw else None
         db = np.zeros(o, dtype=dout.dtype)
-        for start, stop in self._chunks(n, c * kh * kw * h_out * w_out * dout.itemsize):
-            dout_rows, db_chunk = conv.nchw_to_rows(dout[start:stop],        # (O, n P), (O,)
-                                                    self.y[start:stop])     # masked if relu
+        for start, stop in self._chunks(n, c * kh * kw * self._length(h_out, w_out) *
+                                        dout.itemsize):
+            dout_rows, db_chunk = conv.nchw_to_rows(dout[start:stop],        # (O, n L), (O,)
+                                                    self.y[start:stop],     # masked if relu
+                                                    self.row_len)
             db += db_chunk                                               # db = sum dOut
             if want_dw:
-                cols = self._im2col(start, stop, h_out, w_out)
+                cols = self.cols if self.cols is not None else \
+                    self._im2col(start, stop, h_out, w_out)
                 for gi in range(g):                                      # dW_g += dOut_g cols_g^T
                     dw[gi * og:(gi + 1) * og] += dout_rows[gi * og:(gi + 1) * og] @ \
                         cols[gi * k:(gi + 1) * k].T
@@ -123,7 +138,7 @@ class Conv2dNumba(Conv2d):
                     dcols[gi * k:(gi + 1) * k] = self.w_rows[gi * og:(gi + 1) * og].T @ \
                         dout_rows[gi * og:(gi + 1) * og]
                 conv.col2im_rows(dcols, dx_pad[start:stop], kh, kw, sh, sw, dh, dw_,
-                                 h_out, w_out)
+                                 h_out, w_out, self.row_len)
         return self._crop(dx_pad), (dw.reshape(self.w_shape) if want_dw else None), \
             (db if self.needs_input_grad[2] else None)
 
@@ -161,10 +176,15 @@ class Conv2dNumba(Conv2d):
         size = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
         return [(start, min(start + size, n)) for start in range(0, n, size)]
 
+    def _length(self, h_out, w_out):
+        """Columns per sample: H_out W_out, or (H_out - 1) W_pad + W_out when wide."""
+        return (h_out - 1) * self.row_len + w_out
+
     def _im2col(self, start, stop, h_out, w_out):
         _, _, kh, kw = self.w_shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        return conv.im2col_rows(self.x_pad[start:stop], kh, kw, sh, sw, dh, dw, h_out, w_out)
+        return conv.im2col_rows(self.x_pad[start:stop], kh, kw, sh, sw, dh, dw, h_out, w_out,
+                                self.row_len)
 
     def _per_group(self, w_rows, cols):
         """out_g = W_g @ cols_g for every group g (one product when groups == 1)."""

@@ -219,10 +219,12 @@ def test_conv2d_kernel_gradcheck(case, seed):
                      max_elements=40)
 
 
-@given(case=conv_cases(), seed=seeds)
-def test_im2col_and_col2im_kernels_match_the_reference(case, seed):
+@given(case=conv_cases(), seed=seeds, wide=st.booleans())
+def test_im2col_and_col2im_kernels_match_the_reference(case, seed, wide):
     """The raw kernels: im2col_rows is the reference im2col with the batch moved into the
-    column index; col2im_rows is the reference col2im of the same columns."""
+    column index; col2im_rows is the reference col2im of the same columns. In the wide
+    layout (stride 1: rows as long as the padded input's) the extra columns are dropped
+    before comparing, and hold zeros on the way back."""
     from minicnn.functional.utils import normalize_padding
     from minicnn.kernels import conv as kconv
     n, c, h, w = case["x_shape"]
@@ -233,10 +235,24 @@ def test_im2col_and_col2im_kernels_match_the_reference(case, seed):
     ref = F.im2col(x, (kh, kw), case["stride"], pads, case["dilation"])   # (N, C, kh, kw, Ho, Wo)
     h_out, w_out = ref.shape[-2:]
     x_pad = np.pad(x, ((0, 0), (0, 0)) + pads)
-    cols = kconv.im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out)
-    np.testing.assert_array_equal(cols, ref.transpose(1, 2, 3, 0, 4, 5).reshape(cols.shape))
+    wide = wide and (sh, sw) == (1, 1)
+    row_len = x_pad.shape[3] if wide else w_out
+    length = (h_out - 1) * row_len + w_out
+
+    def valid(cols):       # (K, N L) -> (K, N, H_out, W_out): the real windows only
+        full = np.zeros((cols.shape[0], n, h_out * row_len))
+        full[:, :, :length] = cols.reshape(cols.shape[0], n, length)
+        return full.reshape(cols.shape[0], n, h_out, row_len)[..., :w_out]
+
+    cols = kconv.im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len)
+    assert cols.shape == (c * kh * kw, n * length)
+    expected = ref.transpose(1, 2, 3, 0, 4, 5).reshape(c * kh * kw, n, h_out, w_out)
+    np.testing.assert_array_equal(valid(cols), expected)
+    gaps_zeroed = np.zeros((c * kh * kw, n, h_out, row_len))
+    gaps_zeroed[..., :w_out] = expected
+    gaps_zeroed = gaps_zeroed.reshape(c * kh * kw, n, -1)[:, :, :length].reshape(cols.shape)
     back = np.full(x_pad.shape, np.nan)             # the kernel must overwrite every entry
-    kconv.col2im_rows(cols, back, kh, kw, sh, sw, dh, dw, h_out, w_out)
+    kconv.col2im_rows(gaps_zeroed, back, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len)
     (pt, _), (pl, _) = pads
     np.testing.assert_allclose(back[:, :, pt:pt + h, pl:pl + w],
                                F.col2im(ref, x.shape, case["stride"], pads, case["dilation"]),
@@ -340,12 +356,13 @@ def test_parallel_and_serial_compilations_agree():
     from minicnn.kernels import conv as kconv
     from minicnn.kernels import elementwise, pool
     x = random_array(0, (3, 4, 9, 8))
-    cols = kconv.im2col_rows.serial(x, 3, 2, 2, 1, 1, 2, 4, 6)
-    np.testing.assert_array_equal(kconv.im2col_rows.parallel(x, 3, 2, 2, 1, 1, 2, 4, 6), cols)
-    dx_serial, dx_parallel = np.empty_like(x), np.empty_like(x)
-    kconv.col2im_rows.serial(cols, dx_serial, 3, 2, 2, 1, 1, 2, 4, 6)
-    kconv.col2im_rows.parallel(cols, dx_parallel, 3, 2, 2, 1, 1, 2, 4, 6)
-    np.testing.assert_array_equal(dx_parallel, dx_serial)
+    for args in ((3, 2, 2, 1, 1, 2, 4, 6, 6), (3, 2, 1, 1, 1, 2, 7, 6, 8)):   # plain, wide
+        cols = kconv.im2col_rows.serial(x, *args)
+        np.testing.assert_array_equal(kconv.im2col_rows.parallel(x, *args), cols)
+        dx_serial, dx_parallel = np.empty_like(x), np.empty_like(x)
+        kconv.col2im_rows.serial(cols, dx_serial, *args)
+        kconv.col2im_rows.parallel(cols, dx_parallel, *args)
+        np.testing.assert_array_equal(dx_parallel, dx_serial)
     out_s, arg_s = pool.max_pool2d_forward.serial(x, 2, 2, 2, 2, 1, 0, 5, 4)
     out_p, arg_p = pool.max_pool2d_forward.parallel(x, 2, 2, 2, 2, 1, 0, 5, 4)
     np.testing.assert_array_equal(out_p, out_s)
@@ -356,8 +373,8 @@ def test_parallel_and_serial_compilations_agree():
     np.testing.assert_array_equal(elementwise.relu_forward.parallel(flat),
                                   elementwise.relu_forward.serial(flat))
     for y in (np.empty((0, 0, 0, 0)), random_array(1, x.shape)):     # without, with ReLU mask
-        rows_s, db_s = kconv.nchw_to_rows.serial(x, y)
-        rows_p, db_p = kconv.nchw_to_rows.parallel(x, y)
+        rows_s, db_s = kconv.nchw_to_rows.serial(x, y, 11)
+        rows_p, db_p = kconv.nchw_to_rows.parallel(x, y, 11)
         np.testing.assert_array_equal(rows_p, rows_s)
         np.testing.assert_array_equal(db_p, db_s)
     from minicnn.kernels import conv_direct
