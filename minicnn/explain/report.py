@@ -16,7 +16,7 @@ Table 1, the cost of each layer:
 Table 2, one training step:
 
     mean, std, zeros       of the layer's output, and of dL/d(output)
-    |dL/dW|, mean|dL/dW|   the norm and the mean absolute value of its weights' gradients
+    |dL/dW|, mean |dL/dW|  the norm and the mean absolute value of its weights' gradients
     |dW|/|W|               how much the step changed the weights, relative to their size
     flags                  dead? (more than 90% of the outputs are exactly 0), vanishing?
                            (the output gradient's std is below 1/1000 of the largest one
@@ -129,9 +129,11 @@ class Explanation:
                     total_output_bytes=self.total_output_bytes)
         return _jsonable(data)
 
-    def to_text(self, legend=True):
+    def to_text(self, legend=True, cost=True):
+        """The tables as text; ``legend``: the notes under them; ``cost=False``: only the
+        training step's table."""
         from .text import render
-        return render(self, legend=legend)
+        return render(self, legend=legend, cost=cost)
 
     def __str__(self):
         return self.to_text()

@@ -4,12 +4,15 @@ wide as its longest entry."""
 import textwrap
 
 
-def render(result, legend=True):
+def render(result, legend=True, cost=True):
+    """The printout; ``cost=False`` leaves out the first table (shapes, costs, times)."""
     lines = [_title(result), ""]
-    lines += _table(*_cost_table(result))
-    lines += _whole_pass(result)
+    if cost:
+        lines += _table(*_cost_table(result))
+        lines += _whole_pass(result)
     if result.train_step:
-        lines += [""] + textwrap.wrap(_step_title(result), 100, subsequent_indent="  ") + [""]
+        lines += ([""] if cost else []) + textwrap.wrap(
+            _step_title(result), 100, subsequent_indent="  ") + [""]
         lines += _table(*_step_table(result))
     if legend:
         lines += [""] + _legend(result)
@@ -140,7 +143,7 @@ def _step_title(result):
 
 def _step_table(result):
     header = ["Layer", "mean", "std", "zeros", "mean", "std", "zeros", "|dL/dW|",
-              "mean|dL/dW|", "|dW|/|W|", "flags"]
+              "mean |dL/dW|", "|dW|/|W|", "flags"]
     align = ["l"] + [RIGHT] * 9 + ["l"]
     rows = []
     for r in result.layers:
