@@ -12,6 +12,8 @@ leaves:
 
 ``loss.backward()`` walks that order in reverse and adds each gradient into the
 ``.grad`` of the leaves, as PyTorch does (gradients accumulate until ``zero_grad``).
+``time_ops(callback)`` reports the time of every op's forward and backward (what
+``model.explain`` charges to the layers).
 This is the design of Chainer and PyTorch, kept small enough to read in one sitting.
 """
 import contextlib
@@ -112,11 +114,10 @@ def time_ops(callback):
 
 
 def _report_time(fn, phase, start):
-    """Hand the time since ``start`` to the time_ops callbacks (if any are listening)."""
-    if _OP_TIMERS:
-        seconds = time.perf_counter() - start
-        for callback in list(_OP_TIMERS):
-            callback(fn, phase, seconds)
+    """Hand the time since ``start`` to the time_ops callbacks."""
+    seconds = time.perf_counter() - start
+    for callback in list(_OP_TIMERS):
+        callback(fn, phase, seconds)
 
 
 # ----------------------------------------------------------------------------- Function
@@ -141,7 +142,8 @@ class Function:
         self.layer = current_layer()
         start = time.perf_counter()
         out = self.forward(*(None if t is None else t.data for t in tensors))
-        _report_time(self, "forward", start)
+        if _OP_TIMERS:
+            _report_time(self, "forward", start)
         if _ANOMALY[0]:
             _check_finite(out, f"the forward output of {self.describe()}")
         record = _GRAD_ENABLED[0] and any(self.needs_input_grad)
@@ -294,7 +296,8 @@ class Tensor:
             fn = t.creator
             start = time.perf_counter()
             input_grads = fn.backward(g)
-            _report_time(fn, "backward", start)
+            if _OP_TIMERS:
+                _report_time(fn, "backward", start)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for i, (x, gx, needed) in enumerate(zip(fn.inputs, input_grads, fn.needs_input_grad)):

@@ -24,6 +24,8 @@ Table 2, one training step:
 """
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 DEAD_ZEROS = 0.9          # flag "dead?" above this fraction of zero outputs
 VANISHING_RATIO = 1e-3    # flag "vanishing?" below this fraction of the largest gradient std after
 
@@ -37,7 +39,6 @@ class Stats:
 
     @classmethod
     def of(cls, array):
-        import numpy as np
         a = np.asarray(array.get() if hasattr(array, "get") else array, dtype=np.float64)
         if a.size == 0:
             return cls(0.0, 0.0, 0.0)

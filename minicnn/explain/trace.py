@@ -19,7 +19,7 @@ import numpy as np
 from ..layers.input import InputLayer
 from ..models.graph import GraphModel
 from ..models.sequential import Sequential
-from ..rng import _GLOBAL
+from ..rng import global_rng
 from ..tensor import Tensor, time_ops
 
 OUTSIDE = -1       # the call index of ops that ran outside every layer call (the loss)
@@ -152,7 +152,7 @@ class SavedState:
         self.params = [(p, p.data.copy(), p.grad)
                        for _, p in model.named_parameters(trainable_only=False)]
         self.modes = [(m, m.training) for m in model.modules()]
-        self.rng = _GLOBAL[0]
+        self.rng = global_rng()
         self.rng_state = self.rng.bit_generator.state
 
     def restore(self):
@@ -165,7 +165,6 @@ class SavedState:
         for module, training in self.modes:
             module.training = training
         self.rng.bit_generator.state = self.rng_state
-        _GLOBAL[0] = self.rng
 
 
 def as_inputs(model, x):
