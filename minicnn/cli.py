@@ -335,7 +335,15 @@ def explain_builders():
 def cmd_explain(args):
     """Per layer: shapes, params, MACs, memory, im2col, times; then one training step."""
     backend = pick_backend(args.backend)
-    shape = tuple(int(n) for n in args.input_shape.split(",")) if args.input_shape else None
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(n) for n in args.input_shape.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape must be C,H,W (integers, e.g. 1,28,28), got "
+                             f"{args.input_shape!r}") from None
     images = labels = None
     if args.dataset:
         name = "mnist-sample" if args.dataset == "mnist" else args.dataset   # a batch is enough

@@ -283,3 +283,5 @@ def test_cli_bad_model_names_list_the_choices(tmp_path, capsys, keep_backend):
     assert "checkpoint" in err and "basic_block" not in err
     assert main(["explain", str(tmp_path / "missing.npz"), "--backend", keep_backend]) == 1
     assert "no checkpoint file" in capsys.readouterr().err
+    assert main(["explain", "lenet", "--input-shape", "1x28x28", "--backend", keep_backend]) == 1
+    assert "--input-shape must be C,H,W" in capsys.readouterr().err
