@@ -24,7 +24,7 @@ How the numbers are made (see docs/explain.md for how to read them):
 import numpy as np
 
 from .. import functional as F
-from ..backend import get_backend
+from ..backend import array_module, get_backend
 from ..functional.conv import Conv2d
 from ..layers.conv import Conv2D
 from ..models.graph import macs_of
@@ -129,7 +129,8 @@ def _rows(calls, inputs, run):
         trainable = sum(p.size for p in params if p.trainable) if call.first_call else 0
         frozen = sum(p.size for p in params if not p.trainable) if call.first_call else 0
         outs = out if isinstance(out, (list, tuple)) else [out]
-        is_view = all(any(np.may_share_memory(o.data, t.data) for t in parents) for o in outs)
+        is_view = all(any(array_module(o.data).may_share_memory(o.data, t.data)
+                          for t in parents) for o in outs)
         rows.append(LayerReport(
             name=call.name, type=type(call.layer).__name__, input_shape=in_shape,
             output_shape=_shape([o.shape[1:] for o in outs]), params=trainable,
@@ -240,12 +241,12 @@ def _training_step(model, calls, inputs, loss_of, lr, result):
     weights = {}
     for row, call, out in zip(result.layers, calls, kept):
         outs = out if isinstance(out, (list, tuple)) else [out]
-        row.activation = Stats.of(np.concatenate([o.data.ravel() for o in outs]))
+        row.activation = Stats.of([o.data for o in outs])
         grads = [o.grad for o in outs]
         if any(g is None for g in grads) and len(outs) == 1 and outs[0].softmax_logits:
             grads, row.gradient_of = [outs[0].softmax_logits[0].grad], "logits"
         if all(g is not None for g in grads):
-            row.gradient = Stats.of(np.concatenate([g.ravel() for g in grads]))
+            row.gradient = Stats.of(grads)
         params = [p for _, p in call.layer.named_parameters() if p.grad is not None]
         if params and call.first_call:
             grad_sq = sum(float(np.sum(np.square(p.grad, dtype=np.float64))) for p in params)

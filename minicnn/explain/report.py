@@ -38,8 +38,12 @@ class Stats:
     zeros: float
 
     @classmethod
-    def of(cls, array):
-        a = np.asarray(array.get() if hasattr(array, "get") else array, dtype=np.float64)
+    def of(cls, arrays):
+        """The statistics of all the numbers in ``arrays`` (one array or a list), in float64
+        on the host (CuPy arrays are copied over)."""
+        arrays = arrays if isinstance(arrays, (list, tuple)) else [arrays]
+        a = np.concatenate([np.asarray(x.get() if hasattr(x, "get") else x,
+                                       dtype=np.float64).ravel() for x in arrays])
         if a.size == 0:
             return cls(0.0, 0.0, 0.0)
         return cls(float(a.mean()), float(a.std()), float(np.count_nonzero(a == 0) / a.size))
