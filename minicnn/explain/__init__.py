@@ -136,12 +136,12 @@ def _rows(calls, inputs, run):
             output_shape=_shape([o.shape[1:] for o in outs]), params=trainable,
             non_trainable_params=frozen, macs=macs_of(call.layer, in_shape),
             output_bytes=int(sum(o.data.nbytes for o in outs)), output_is_view=is_view,
-            im2col=_im2col(call.layer, [fn for j, fn in run.ops if j == i]),
+            im2col=_im2col(call.layer, [fn for j, fn in run.ops if j == i], out.shape[1:]),
             shared=not call.first_call))
     return rows
 
 
-def _im2col(layer, ops):
+def _im2col(layer, ops, output_shape):
     """The im2col matrix of a Conv2D call, from the Conv2d op that really ran: the
     reference (functional/conv.py) keeps cols (N, g, K, P); the Numba kernel
     (kernels/ops.py) builds (C kh kw, n P) for chunks of n samples and rebuilds it in
@@ -149,27 +149,20 @@ def _im2col(layer, ops):
     conv = next((fn for fn in ops if isinstance(fn, Conv2d)), None)
     if not isinstance(layer, Conv2D) or conv is None:
         return None
-    o, c_g, kh, kw = conv.w.shape if hasattr(conv, "w") else conv.w_shape
-    g = conv.groups
-    k = c_g * kh * kw
+    _, c_g, kh, kw = conv.w.shape if hasattr(conv, "w") else conv.w_shape
+    g, k, p = conv.groups, c_g * kh * kw, output_shape[1] * output_shape[2]
     cols = getattr(conv, "cols", None)
     if cols is not None:
-        n, _, _, p = cols.shape
         return Im2col(k, p, g, tuple(cols.shape), int(cols.nbytes), True,
                       "cols (N, groups, K, P) for the whole batch, kept for backward "
                       "(functional/conv.py)")
-    c = c_g * g
-    n, _, h, w = conv.x_shape
-    x_pad = conv.x_pad
-    (sh, sw), (dh, dw) = conv.stride, conv.dilation
-    h_out = (x_pad.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    w_out = (x_pad.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    p = h_out * w_out
-    start, stop = conv._chunks(n, c * kh * kw * p * x_pad.itemsize)[0]
-    shape = (c * kh * kw, (stop - start) * p)
-    return Im2col(k, p, g, shape, int(np.prod(shape)) * x_pad.itemsize, False,
-                  f"cols (C*kh*kw, n*P) for chunks of n = {stop - start} samples, rebuilt "
-                  f"in backward (kernels/ops.py)")
+    if not hasattr(conv, "x_pad"):
+        return Im2col(k, p, g, None, 0, False, f"built inside {type(conv).__name__}")
+    rows, itemsize = c_g * g * kh * kw, conv.x_pad.itemsize
+    start, stop = conv._chunks(conv.x_shape[0], rows * p * itemsize)[0]
+    return Im2col(k, p, g, (rows, (stop - start) * p), rows * (stop - start) * p * itemsize,
+                  False, f"cols (C*kh*kw, n*P) for chunks of n = {stop - start} samples, "
+                  f"rebuilt in backward (kernels/ops.py)")
 
 
 # ----------------------------------------------------------------------------- loss
