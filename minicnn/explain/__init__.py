@@ -12,7 +12,10 @@ How the numbers are made (see docs/explain.md for how to read them):
 2. Times: ``minicnn.tensor.time_ops`` times every op's forward and backward and each
    op is charged to the layer call that created it. ``warmup`` passes run first and are
    not counted (the very first one may include Numba's compilation, reported as
-   ``first_pass_ms``); then ``repeats`` passes are timed and the median is reported.
+   ``first_pass_ms``); then ``repeats`` passes are timed and each time is the least
+   of them (as ``timeit`` advises: other programs only ever add time). The least of
+   each layer adds up to no more than the least whole pass, so the table's total and
+   the whole-pass lines agree.
 3. The training step (``train_step=True``): forward, loss (the compiled loss, or
    cross-entropy with the labels ``y`` or random labels), backward keeping dL/d(output)
    of every layer, one plain SGD step with learning rate ``lr``, and the loss again.
@@ -87,10 +90,10 @@ def _measure(model, calls, inputs, y, train_step, lr, warmup, repeats, seed, inp
         passes.append(trace.run_pass(calls, inputs, loss_of))
     passes[-1].drop_graph()
     timed = passes[warmup:]
-    median = lambda values: float(np.median(values)) * 1e3
+    least = lambda values: float(np.min(values)) * 1e3
     for i, row in enumerate(rows):
-        row.forward_ms = median([p.forward[i] for p in timed])
-        row.backward_ms = median([p.backward[i] for p in timed])
+        row.forward_ms = least([p.forward[i] for p in timed])
+        row.backward_ms = least([p.backward[i] for p in timed])
         row.first_forward_ms = first.forward[i] * 1e3
         row.first_backward_ms = first.backward[i] * 1e3
     result = Explanation(
@@ -98,11 +101,11 @@ def _measure(model, calls, inputs, y, train_step, lr, warmup, repeats, seed, inp
         batch_size=inputs[0].shape[0], input_shape=_shape([t.shape[1:] for t in inputs]),
         dtype=str(inputs[0].dtype), input_source=input_source, warmup=warmup,
         repeats=repeats, layers=rows,
-        forward_ms=median([p.forward_wall for p in timed]),
-        backward_ms=median([p.backward_wall for p in timed]),
+        forward_ms=least([p.forward_wall for p in timed]),
+        backward_ms=least([p.backward_wall for p in timed]),
         first_pass_ms=(first.forward_wall + first.backward_wall) * 1e3,
-        outside_forward_ms=median([p.outside_forward for p in timed]),
-        outside_backward_ms=median([p.outside_backward for p in timed]),
+        outside_forward_ms=least([p.outside_forward for p in timed]),
+        outside_backward_ms=least([p.outside_backward for p in timed]),
         loss_name=loss["name"], labels="given" if y is not None else "random")
     del passes, timed, first
     if train_step:

@@ -11,7 +11,7 @@ Table 1, the cost of each layer:
                            shares its input's memory, e.g. Flatten)
     im2col K x P           a convolution's unrolled input per sample and group: K = C/g kh kw
                            rows (one per kernel tap), P = H_out W_out columns (one per pixel)
-    Fwd ms / Bwd ms        time in the layer's ops, forward and backward (median of repeats)
+    Fwd ms / Bwd ms        time in the layer's ops, forward and backward (the fastest pass)
 
 Table 2, one training step:
 
@@ -75,7 +75,7 @@ class LayerReport:
     output_bytes: int                 # the whole batch
     output_is_view: bool
     im2col: Im2col = None
-    forward_ms: float = 0.0           # median over the timed passes
+    forward_ms: float = 0.0           # the least over the timed passes
     backward_ms: float = 0.0
     first_forward_ms: float = 0.0     # the first pass (may include Numba's compilation)
     first_backward_ms: float = 0.0
@@ -102,10 +102,10 @@ class Explanation:
     warmup: int
     repeats: int
     layers: list
-    forward_ms: float                 # the whole forward pass (loss included), median
-    backward_ms: float                # the whole backward walk, median
+    forward_ms: float                 # the whole forward pass (loss included), least
+    backward_ms: float                # the whole backward walk, least
     first_pass_ms: float              # forward + backward of the first pass
-    outside_forward_ms: float         # ops outside every layer (the loss), median
+    outside_forward_ms: float         # ops outside every layer (the loss), least
     outside_backward_ms: float
     train_step: bool = False
     loss_name: str = None

@@ -100,7 +100,7 @@ def _title(result):
     source = "" if result.input_source == "given" else f" ({result.input_source})"
     return (f'Explain "{result.model_name}" ({result.model_type}): a batch of {shape} '
             f"{result.dtype}{source}, backend {result.backend}\n"
-            f"Times: median of {result.repeats} forward+backward passes after "
+            f"Times: the fastest of {result.repeats} forward+backward passes after "
             f"{result.warmup} warm-up pass{'es' if result.warmup != 1 else ''}; {first}")
 
 
