@@ -7,6 +7,8 @@
     minicnn evaluate runs/mnist/checkpoint.npz                # accuracy, per class, confusion
     minicnn predict runs/mnist/checkpoint.npz --count 8
     minicnn summary lenet --dataset cifar10
+    minicnn explain lenet                                     # each layer's cost, one step
+    minicnn explain runs/mnist/checkpoint.npz --dataset mnist --json explain.json
     minicnn datasets                                          # what is found where
 
 Each data set has a recipe (RECIPES: epochs, batch size, optimiser, learning rate,
@@ -321,6 +323,73 @@ def cmd_summary(args):
     return 0
 
 
+def explain_builders():
+    """The model_builders() that build a whole model from defaults (not the zoo's helpers
+    such as basic_block or to_torch_state_dict)."""
+    import inspect
+    return {name: b for name, b in model_builders().items()
+            if all(p.default is not p.empty or p.kind is p.VAR_KEYWORD
+                   for p in inspect.signature(b).parameters.values())}
+
+
+def cmd_explain(args):
+    """Per layer: shapes, params, MACs, memory, im2col, times; then one training step."""
+    backend = pick_backend(args.backend)
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(n) for n in args.input_shape.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape must be C,H,W (integers, e.g. 1,28,28), got "
+                             f"{args.input_shape!r}") from None
+    images = labels = None
+    if args.dataset:
+        name = "mnist-sample" if args.dataset == "mnist" else args.dataset   # a batch is enough
+        _, (images, labels) = load_dataset(name, args.data, args.download, (1,))
+    builders = explain_builders()
+    if args.model in builders:
+        kwargs = {"num_classes": 10} if args.dataset else {}
+        if shape or images is not None:
+            kwargs["input_shape"] = shape or images.shape[1:]
+        model, meta = builders[args.model](**kwargs), {}
+    elif os.path.isfile(args.model):
+        model = mc.load(args.model, compile=False)
+        meta = model.checkpoint_metadata or {}
+    elif args.model.endswith(".npz") or os.sep in args.model:
+        raise FileNotFoundError(f"no checkpoint file {args.model!r}")
+    else:
+        raise ValueError(f"unknown model {args.model!r}: give one of {', '.join(sorted(builders))}, "
+                         f"or the path of a checkpoint (.npz) written by mc.save or minicnn train")
+    rng = np.random.default_rng(args.seed)
+    if images is not None:
+        pick = rng.choice(len(images), size=min(args.batch, len(images)), replace=False)
+        stats = RECIPES["mnist-sample" if args.dataset == "mnist" else args.dataset]
+        normalize = T.Compose([T.ToFloat(), T.Normalize(meta.get("mean", stats["mean"]),
+                                                        meta.get("std", stats["std"]))])
+        x, y = normalize(images[pick]), labels[pick]
+        source = f"{len(pick)} {args.dataset} images" + (
+            " from the embedded sample" if args.dataset in ("mnist", "mnist-sample") else "")
+    else:
+        shape = shape or getattr(model, "input_shape", None)
+        if shape is None or not all(isinstance(n, int) for n in shape):
+            raise ValueError(f"the input shape of {args.model!r} is not known: pass "
+                             f"--input-shape C,H,W")
+        x, y = rng.standard_normal((args.batch,) + tuple(shape)).astype(np.float32), None
+        source = f"random normal input, seed {args.seed}"
+    from .explain import explain
+    result = explain(model, x, y, train_step=not args.no_train_step, lr=args.lr,
+                     warmup=args.warmup, repeats=args.repeats, seed=args.seed,
+                     input_source=source)
+    print(result.to_text())
+    if args.json:
+        payload = dict(result.to_dict(), model_argument=args.model, backend=backend)
+        atomic_write(args.json, lambda f: f.write(json.dumps(payload, indent=2).encode()))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
 def cmd_datasets(args):
     print("\n".join(mc.data.describe_datasets(args.data)))
     return 0
@@ -381,6 +450,27 @@ def build_parser():
     p.add_argument("--dataset", choices=sorted(RECIPES), default="mnist-sample")
     p.add_argument("--input-shape", help="C,H,W (default: from --dataset)")
     p.set_defaults(run=cmd_summary)
+
+    p = commands.add_parser("explain", help="each layer's shapes, cost and times, and what "
+                            "one training step does inside it")
+    p.add_argument("model", metavar="MODEL", help=f"a model name ({', '.join(sorted(explain_builders()))}) "
+                   "or a checkpoint .npz written by mc.save / minicnn train")
+    p.add_argument("--batch", type=int, default=8, help="samples in the batch (default: %(default)s)")
+    p.add_argument("--input-shape", dest="input_shape", help="C,H,W (default: the model's own)")
+    p.add_argument("--dataset", choices=sorted(RECIPES), help="real images and labels instead "
+                   "of random input (mnist: the embedded sample)")
+    p.add_argument("--data", metavar="DIR", help="folder with the data files")
+    p.add_argument("--download", action="store_true", help="fetch missing files")
+    p.add_argument("--backend", help="numpy, numba, ... (default: the fastest available)")
+    p.add_argument("--no-train-step", action="store_true", dest="no_train_step",
+                   help="only shapes, costs and times; skip the training step's statistics")
+    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate of the step "
+                   "(default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, help="timed passes (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed passes first (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="for the input, the batch and the labels")
+    p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    p.set_defaults(run=cmd_explain)
 
     p = commands.add_parser("datasets", help="where each data set is found")
     p.add_argument("--data", metavar="DIR")

@@ -12,9 +12,12 @@ leaves:
 
 ``loss.backward()`` walks that order in reverse and adds each gradient into the
 ``.grad`` of the leaves, as PyTorch does (gradients accumulate until ``zero_grad``).
+``time_ops(callback)`` reports the time of every op's forward and backward (what
+``model.explain`` charges to the layers).
 This is the design of Chainer and PyTorch, kept small enough to read in one sitting.
 """
 import contextlib
+import time
 
 import numpy as np
 
@@ -25,6 +28,7 @@ _DEFAULT_DTYPE = [np.dtype(np.float32)]
 _GRAD_ENABLED = [True]
 _ANOMALY = [False]
 _LAYER_STACK = []          # names of the layers being called, innermost last
+_OP_TIMERS = []            # callbacks fn(function, phase, seconds), see time_ops
 
 
 def get_default_dtype():
@@ -96,6 +100,26 @@ def current_layer():
     return _LAYER_STACK[-1] if _LAYER_STACK else None
 
 
+@contextlib.contextmanager
+def time_ops(callback):
+    """Inside the block, call ``callback(fn, phase, seconds)`` after every Function's
+    ``forward`` (phase "forward") and ``backward`` (phase "backward") with the wall time
+    it took. ``fn.layer`` names the layer the op ran in; ``model.explain`` adds the
+    times up per layer this way."""
+    _OP_TIMERS.append(callback)
+    try:
+        yield
+    finally:
+        _OP_TIMERS.remove(callback)
+
+
+def _report_time(fn, phase, start):
+    """Hand the time since ``start`` to the time_ops callbacks."""
+    seconds = time.perf_counter() - start
+    for callback in list(_OP_TIMERS):
+        callback(fn, phase, seconds)
+
+
 # ----------------------------------------------------------------------------- Function
 class Function:
     """Base class of every differentiable op.
@@ -116,7 +140,10 @@ class Function:
         tensors = tuple(x if x is None or isinstance(x, Tensor) else Tensor(x) for x in inputs)
         self.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
         self.layer = current_layer()
+        start = time.perf_counter()
         out = self.forward(*(None if t is None else t.data for t in tensors))
+        if _OP_TIMERS:
+            _report_time(self, "forward", start)
         if _ANOMALY[0]:
             _check_finite(out, f"the forward output of {self.describe()}")
         record = _GRAD_ENABLED[0] and any(self.needs_input_grad)
@@ -267,7 +294,10 @@ class Tensor:
             if t.creator is None:
                 continue
             fn = t.creator
+            start = time.perf_counter()
             input_grads = fn.backward(g)
+            if _OP_TIMERS:
+                _report_time(fn, "backward", start)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for i, (x, gx, needed) in enumerate(zip(fn.inputs, input_grads, fn.needs_input_grad)):

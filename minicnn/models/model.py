@@ -59,6 +59,22 @@ class Model(Module, TrainingAPI):
         return sum(macs_of(m, m._last_input_shape) for m in self.modules()[1:]
                    if getattr(m, "_last_input_shape", None) is not None)
 
+    def explain(self, x, y=None, train_step=True, lr=0.01, warmup=1, repeats=5, seed=0,
+                print_fn=print):
+        """Per layer: shapes, parameters, multiply-adds, output memory, im2col shapes,
+        forward and backward time on the current backend and, after one training step on
+        (x, y) (random labels if y is None), activation and gradient statistics with
+        dead/vanishing flags. Prints the tables with ``print_fn`` (None: don't) and returns
+        a ``minicnn.explain.Explanation`` (``.layers``, ``.to_dict()``). The model is left
+        as it was: weights, running statistics, gradients and train/eval mode are restored.
+        See docs/explain.md."""
+        from ..explain import explain
+        result = explain(self, x, y, train_step=train_step, lr=lr, warmup=warmup,
+                         repeats=repeats, seed=seed)
+        if print_fn is not None:
+            print_fn(result.to_text())
+        return result
+
     def get_layer(self, name):
         """The sub-module called ``name`` (Keras' get_layer)."""
         for module in self.modules():
