@@ -102,8 +102,9 @@ def test_im2col_shape_is_the_matrix_the_backend_built(backend):
     assert (im2col.rows, im2col.columns, im2col.groups) == (3 * 3 * 5, h_out * w_out, 2)
     if backend == "numpy":          # functional/conv.py: cols (N, g, K, P), kept for backward
         assert im2col.built_shape == (3, 2, 45, h_out * w_out) and im2col.kept_for_backward
-    else:                           # kernels/ops.py: (C kh kw, n P) per chunk of n samples
+    else:                           # kernels/ops.py: (C kh kw, n P) for the batch (stride 2)
         assert im2col.built_shape == (6 * 3 * 5, 3 * h_out * w_out)
+        assert im2col.kept_for_backward
     assert im2col.built_bytes == np.prod(im2col.built_shape) * 4
     assert result.layers[2].im2col is None
 
@@ -289,3 +290,19 @@ def test_cli_bad_model_names_list_the_choices(tmp_path, capsys, keep_backend):
     assert "no checkpoint file" in capsys.readouterr().err
     assert main(["explain", "lenet", "--input-shape", "1x28x28", "--backend", keep_backend]) == 1
     assert "--input-shape must be C,H,W" in capsys.readouterr().err
+
+
+def test_im2col_of_a_direct_convolution_and_of_the_wide_layout():
+    """Under numba a few-channel stride-1 conv builds no columns (direct loops); a
+    stride-1 conv with more channels builds wide columns: L = (H_out - 1) W_pad + W_out
+    per sample."""
+    mc.manual_seed(2)
+    model = mc.Sequential([Conv2D(6, 5, activation="relu", input_shape=(1, 16, 16)),
+                           Conv2D(4, 3, input_shape=(6, 12, 12)), Flatten(), Dense(3)])
+    with mc.use_backend("numba"):
+        result = explain(model, batch((2, 1, 16, 16)), train_step=False)
+    first, second = result.layers[0].im2col, result.layers[1].im2col
+    assert (first.rows, first.columns) == (25, 144) and first.built_shape is None
+    assert "direct" in first.layout
+    assert (second.rows, second.columns) == (54, 100)
+    assert second.built_shape == (54, 2 * (9 * 12 + 10)) and second.kept_for_backward

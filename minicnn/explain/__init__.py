@@ -147,24 +147,33 @@ def _rows(calls, inputs, run):
 def _im2col(layer, ops, output_shape):
     """The im2col matrix of a Conv2D call, from the Conv2d op that really ran: the
     reference (functional/conv.py) keeps cols (N, g, K, P); the Numba kernel
-    (kernels/ops.py) builds (C kh kw, n P) for chunks of n samples and rebuilds it in
-    backward."""
+    (kernels/ops.py) builds (C kh kw, n L) for chunks of n samples (L = P, or a few more
+    columns in the wide layout of stride-1 convolutions), keeps it for backward when the
+    batch was one chunk, and few-channel stride-1 convolutions build none (direct loops)."""
     conv = next((fn for fn in ops if isinstance(fn, Conv2d)), None)
     if not isinstance(layer, Conv2D) or conv is None:
         return None
     _, c_g, kh, kw = conv.w.shape if hasattr(conv, "w") else conv.w_shape
     g, k, p = conv.groups, c_g * kh * kw, output_shape[1] * output_shape[2]
-    cols = getattr(conv, "cols", None)
-    if cols is not None:
+    if not hasattr(conv, "x_pad"):                     # the reference
+        cols = getattr(conv, "cols", None)
+        if cols is None:
+            return Im2col(k, p, g, None, 0, False, f"built inside {type(conv).__name__}")
         return Im2col(k, p, g, tuple(cols.shape), int(cols.nbytes), True,
                       "cols (N, groups, K, P) for the whole batch, kept for backward "
                       "(functional/conv.py)")
-    if not hasattr(conv, "x_pad"):
-        return Im2col(k, p, g, None, 0, False, f"built inside {type(conv).__name__}")
+    if getattr(conv, "direct", False):
+        return Im2col(k, p, g, None, 0, False, "none: direct loops (kernels/conv_direct.py)")
+    length = conv._length(*output_shape[1:])
+    if conv.cols is not None:
+        return Im2col(k, p, g, tuple(conv.cols.shape), int(conv.cols.nbytes), True,
+                      "cols (C*kh*kw, N*L) for the whole batch, kept for backward "
+                      "(kernels/ops.py)")
     rows, itemsize = c_g * g * kh * kw, conv.x_pad.itemsize
-    start, stop = conv._chunks(conv.x_shape[0], rows * p * itemsize)[0]
-    return Im2col(k, p, g, (rows, (stop - start) * p), rows * (stop - start) * p * itemsize,
-                  False, f"cols (C*kh*kw, n*P) for chunks of n = {stop - start} samples, "
+    start, stop = conv._chunks(conv.x_shape[0], rows * length * itemsize)[0]
+    return Im2col(k, p, g, (rows, (stop - start) * length),
+                  rows * (stop - start) * length * itemsize,
+                  False, f"cols (C*kh*kw, n*L) for chunks of n = {stop - start} samples, "
                   f"rebuilt in backward (kernels/ops.py)")
 
 

@@ -56,9 +56,9 @@ class Im2col:
     rows: int                 # K = C/g kh kw
     columns: int              # P = H_out W_out
     groups: int
-    built_shape: tuple        # numpy: (N, g, K, P); numba: (C kh kw, n P) per chunk of n
-    built_bytes: int
-    kept_for_backward: bool   # numpy keeps it; numba recomputes it in backward
+    built_shape: tuple        # numpy: (N, g, K, P); numba: (C kh kw, n L) per chunk of n
+    built_bytes: int          #   (L = P, or more in the wide layout); None: not built
+    kept_for_backward: bool   # numpy keeps it; numba when the batch was one chunk
     layout: str               # a sentence saying which array this is
 
 

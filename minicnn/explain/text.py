@@ -170,14 +170,19 @@ def _legend(result, width=100):
         text = ("im2col K x P: the matrix a convolution multiplies, per sample and group: "
                 "K = C/groups*kh*kw rows (kernel taps) by P = H_out*W_out columns (output "
                 "pixels). ")
-        if convs[0].kept_for_backward:
+        built = [c for c in convs if c.built_shape is not None]
+        if any("functional/conv.py" in c.layout for c in convs):
             text += (f"The numpy backend builds cols (N, groups, K, P) for the whole batch "
                      f"and keeps it for backward: {_bytes(sum(c.built_bytes for c in convs))} "
                      f"here.")
         else:
-            text += (f"The numba backend builds cols (C*kh*kw, n*P) for chunks of n samples "
-                     f"and rebuilds it in backward: largest chunk "
-                     f"{_bytes(max(c.built_bytes for c in convs))} here.")
+            text += ("The numba backend runs few-channel stride-1 convolutions by direct "
+                     "loops (no columns) and builds cols (C*kh*kw, n*L) for the others, in "
+                     "chunks of n samples (L = P, or W_pad - W_out more per image row in the "
+                     "wide layout of stride 1), kept for backward when one chunk held the "
+                     "batch")
+            text += (f": largest {_bytes(max(c.built_bytes for c in built))} here."
+                     if built else ".")
         notes.append(text)
     notes.append("Fwd/Bwd ms: time in the layer's ops (Function.forward / backward), charged "
                  "to the layer that ran them.")
