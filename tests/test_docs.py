@@ -295,3 +295,13 @@ def test_lrn_step_against_torch():
     torch_check(a, lambda x: TF.local_response_norm(x.reshape(1, 4, 1, 1), 3, alpha=0.3,
                                                     beta=0.75, k=2.0).reshape(4),
                 ["x"], "y", ["dx"], dout_label="dy")
+
+
+def test_readme_links_the_docs_and_every_relative_link_exists():
+    text = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#\s]+)\)", text)
+    assert {f"docs/ops/{page}.md" for page in OP_PAGES} <= set(targets)
+    for target in targets:
+        if "://" not in target:
+            assert (REPO / target).exists(), f"README.md links to {target}, which does not exist"
+    assert "mkdocs serve" in text
