@@ -51,7 +51,7 @@ def find_object(dotted):
     for i in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:i]))
-        except ImportError:
+        except ModuleNotFoundError:
             continue
         for attr in parts[i:]:
             if not hasattr(obj, attr):
@@ -64,8 +64,8 @@ def find_object(dotted):
 def resolve(target, fragment=None):
     """(repository-relative path, line number) of a code: link's target."""
     if "/" in target or target.endswith(".py"):
-        path = REPO / target
-        if not path.is_file():
+        path = (REPO / target).resolve()
+        if not path.is_file() or not path.is_relative_to(REPO):
             raise BadReference(f"{target}: no such file in the repository")
         lines, start = path.read_text().splitlines(), 1
     else:
@@ -86,7 +86,7 @@ def resolve(target, fragment=None):
         lines = [line.rstrip("\n") for line in lines]
         while lines and lines[0].lstrip().startswith("@"):     # the def line, not a decorator
             lines, start = lines[1:], start + 1
-    rel = path.relative_to(REPO).as_posix() if path.is_absolute() else target
+    rel = path.relative_to(REPO).as_posix()
     if not fragment:
         return rel, start
     for offset, line in enumerate(lines):

@@ -146,6 +146,7 @@ def test_resolve_finds_the_definition_and_the_fragment_line():
     '[a](code:minicnn.functional.conv.Conv2d.backward "this text is not in backward")',
     "[a](code:kernels/nope.py)",
     "[a](code:numpy.zeros)",                      # outside the repository
+    "[a](code:../outside.py)",
     "see `mc.no_such_thing()`",
     "see `minicnn.functional.conv.im2col_gone`",
     "see `kernels/gone.py`",
