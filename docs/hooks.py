@@ -17,7 +17,8 @@
    `kernels/...`, `tests/...`, `benchmarks/...`, `docs/...`) must exist.
 
 A reference that does not resolve stops the build with an error naming the page and the
-reference. ``check_page(markdown)`` is the same check for tests (tests/test_docs.py).
+reference. Names resolve by importing minicnn, so build from a checkout with minicnn
+installed in editable mode (pip install -e ".[docs]"). ``check_page(markdown)`` is the same check for tests (tests/test_docs.py).
 """
 import importlib
 import inspect
@@ -154,7 +155,7 @@ def source_page(rel):
     """Markdown of the source page of ``rel``: a title and line-numbered, highlighted code
     in which line n is <span id="L-n">."""
     code = (REPO / rel).read_text()
-    formatter = HtmlFormatter(linenos="table", linespans="L", cssclass="highlight")
+    formatter = HtmlFormatter(linenos="table", linespans="L", cssclass="highlight", wrapcode=True)
     html = highlight(code, get_lexer_for_filename(rel), formatter)
     return f"# {rel}\n\n<div class=\"source-code\">\n{html}\n</div>\n"
 
