@@ -9,6 +9,7 @@
     minicnn summary lenet --dataset cifar10
     minicnn explain lenet                                     # each layer's cost, one step
     minicnn explain runs/mnist/checkpoint.npz --dataset mnist --json explain.json
+    minicnn explain --step conv2d        # one op's forward and backward, with the numbers
     minicnn datasets                                          # what is found where
 
 Each data set has a recipe (RECIPES: epochs, batch size, optimiser, learning rate,
@@ -333,7 +334,19 @@ def explain_builders():
 
 
 def cmd_explain(args):
-    """Per layer: shapes, params, MACs, memory, im2col, times; then one training step."""
+    """Per layer: shapes, params, MACs, memory, im2col, times; then one training step.
+    With --step: one op's forward and backward on a tiny input (minicnn.stepthrough, the
+    worked examples of the docs' op pages)."""
+    if args.step:
+        if args.model:
+            raise ValueError(f"--step {args.step} shows one op on its own tiny input; give "
+                             f"either a MODEL or --step, not both")
+        from .stepthrough import step_through
+        step_through(args.step)
+        return 0
+    if not args.model:
+        raise ValueError("give a MODEL to explain (e.g. lenet) or --step OP "
+                         "(e.g. --step conv2d)")
     backend = pick_backend(args.backend)
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1, got {args.batch}")
@@ -453,8 +466,13 @@ def build_parser():
 
     p = commands.add_parser("explain", help="each layer's shapes, cost and times, and what "
                             "one training step does inside it")
-    p.add_argument("model", metavar="MODEL", help=f"a model name ({', '.join(sorted(explain_builders()))}) "
+    p.add_argument("model", metavar="MODEL", nargs="?",
+                   help=f"a model name ({', '.join(sorted(explain_builders()))}) "
                    "or a checkpoint .npz written by mc.save / minicnn train")
+    from .stepthrough import STEPS
+    p.add_argument("--step", choices=STEPS, metavar="OP", help="instead of a model: print one "
+                   "op's forward and backward on a tiny input with the actual numbers, as in "
+                   f"the docs' worked examples ({', '.join(STEPS)})")
     p.add_argument("--batch", type=int, default=8, help="samples in the batch (default: %(default)s)")
     p.add_argument("--input-shape", dest="input_shape", help="C,H,W (default: the model's own)")
     p.add_argument("--dataset", choices=sorted(RECIPES), help="real images and labels instead "

@@ -306,3 +306,20 @@ def test_im2col_of_a_direct_convolution_and_of_the_wide_layout():
     assert "direct" in first.layout
     assert (second.rows, second.columns) == (54, 100)
     assert second.built_shape == (54, 2 * (9 * 12 + 10)) and second.kept_for_backward
+
+
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d", "batch_norm"])
+def test_cli_step_prints_the_docs_worked_example(op, capsys):
+    """`minicnn explain --step OP` prints exactly the step-through the op's docs page shows."""
+    from minicnn.stepthrough import run_step
+    assert main(["explain", "--step", op]) == 0
+    printed = capsys.readouterr().out
+    assert printed.strip() == str(run_step(op)).strip()
+    assert "backward" in printed
+
+
+def test_cli_step_needs_a_model_or_a_step(capsys):
+    assert main(["explain"]) != 0
+    assert "give a MODEL" in capsys.readouterr().err
+    assert main(["explain", "lenet", "--step", "relu"]) != 0
+    assert "not both" in capsys.readouterr().err
