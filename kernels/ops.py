@@ -211,8 +211,8 @@ class Conv2dReLUNumba(Conv2dNumba, Conv2dReLU):
 
 
 class MaxPool2dNumba(MaxPool2d):
-    """MaxPool2d by direct window loops (kernels/pool.py); saves one int64 arg-max per
-    output instead of the reference's im2col copy."""
+    """MaxPool2d by direct window loops (kernels/pool.py); saves one int32 arg-max per
+    output instead of the reference's im2col copy (none when backward cannot be called)."""
     name = "MaxPool2d"      # errors and anomaly reports name the op, not its kernel
     def forward(self, x):
         self.on_kernels = _kernel_dtype(x)
@@ -222,7 +222,8 @@ class MaxPool2dNumba(MaxPool2d):
         h, w = x.shape[2:]
         h_out = (h + pt + pb - kh) // sh + 1
         w_out = (w + pl + pr - kw) // sw + 1
-        out, self.argmax = pool.max_pool2d_forward(_c(x), kh, kw, sh, sw, pt, pl, h_out, w_out)
+        out, self.argmax = pool.max_pool2d_forward(_c(x), kh, kw, sh, sw, pt, pl, h_out, w_out,
+                                                   self.recording)
         self.x_shape = x.shape
         return out
 

@@ -12,9 +12,10 @@ from ._jit import kernel
 
 
 @kernel
-def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out):
-    """out (N, C, H_out, W_out) and argmax (same shape, int64: the flat index yy*W + xx
-    of the winner in its input plane, -1 if it was padding).
+def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out, with_argmax):
+    """out (N, C, H_out, W_out) and argmax (same shape, int32: the flat index yy*W + xx
+    of the winner in its input plane, -1 if it was padding; shape (0, 0, 0, 0) and not
+    written when with_argmax is False, for inference).
     Reference twin: functional.pool.MaxPool2d.forward (im2col with -inf, argmax).
 
     As plain loops (the first maximum in row-major window order wins ties, like
@@ -29,7 +30,7 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out):
     """
     n, c, h, w = x.shape
     out = np.empty((n, c, h_out, w_out), dtype=x.dtype)
-    argmax = np.empty((n, c, h_out, w_out), dtype=np.int64)
+    argmax = np.empty((n, c, h_out, w_out) if with_argmax else (0, 0, 0, 0), dtype=np.int32)
     if pt == 0 and pl == 0 and (h_out - 1) * sh + kh <= h and (w_out - 1) * sw + kw <= w:
         # every window inside the input (the usual 2x2 / stride 2): no bounds tests
         for nc in prange(n * c):
@@ -47,7 +48,8 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out):
                                 best = v
                                 where = (y * sh + i) * w + xo * sw + j
                     out[b, ci, y, xo] = best
-                    argmax[b, ci, y, xo] = where
+                    if with_argmax:
+                        argmax[b, ci, y, xo] = where
         return out, argmax
     for nc in prange(n * c):
         b = nc // c
@@ -72,7 +74,8 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out):
                             where = idx
                             first = False
                 out[b, ci, y, xo] = best
-                argmax[b, ci, y, xo] = where
+                if with_argmax:
+                    argmax[b, ci, y, xo] = where
     return out, argmax
 
 

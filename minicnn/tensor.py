@@ -131,14 +131,18 @@ class Function:
 
     and is used as ``MyOp(**params)(x, y, ...)``. Inputs may be Tensors, arrays or None
     (an absent optional input such as a bias); forward receives the underlying arrays.
-    ``self.needs_input_grad[i]`` tells backward which gradients are wanted.
+    ``self.needs_input_grad[i]`` tells backward which gradients are wanted, and
+    ``self.recording`` tells forward whether backward can be called at all (grad mode on
+    and some input wants a gradient): a kernel may skip saving what backward needs.
     """
     inputs = ()
     needs_input_grad = ()
+    recording = True          # (set per call by __call__)
 
     def __call__(self, *inputs):
         tensors = tuple(x if x is None or isinstance(x, Tensor) else Tensor(x) for x in inputs)
         self.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        self.recording = _GRAD_ENABLED[0] and any(self.needs_input_grad)
         self.layer = current_layer()
         start = time.perf_counter()
         out = self.forward(*(None if t is None else t.data for t in tensors))
@@ -146,9 +150,8 @@ class Function:
             _report_time(self, "forward", start)
         if _ANOMALY[0]:
             _check_finite(out, f"the forward output of {self.describe()}")
-        record = _GRAD_ENABLED[0] and any(self.needs_input_grad)
-        result = Tensor(out, requires_grad=record)
-        if record:
+        result = Tensor(out, requires_grad=self.recording)
+        if self.recording:
             self.inputs = tensors
             result.creator = self
         return result

@@ -151,6 +151,26 @@ def test_avg_pool2d_kernel_matches_reference(dtype, case, seed, include_pad):
     assert_backends_agree(lambda x: F.avg_pool2d(x, **args), [x], dtype, "AvgPool2dNumba")
 
 
+@pytest.mark.parametrize("padding", [0, 1])
+def test_max_pool2d_kernel_without_grad_skips_the_argmax(padding):
+    """Under no_grad (or for an input that needs no gradient) backward cannot run, so the
+    kernel keeps no arg-max; the values are the same."""
+    x = random_array(3, (2, 3, 9, 8), "float32")
+    with mc.use_backend("numba"):
+        y = F.max_pool2d(mc.Tensor(x, requires_grad=True), 3, 2, padding)
+        with mc.no_grad():
+            y_inference = F.max_pool2d(mc.Tensor(x, requires_grad=True), 3, 2, padding)
+        op = F.max_pool2d(mc.Tensor(x), 3, 2, padding)
+    np.testing.assert_array_equal(y_inference.data, y.data)
+    np.testing.assert_array_equal(op.data, y.data)
+    assert y.creator.argmax.shape == y.shape and y_inference.creator is None
+    from minicnn.kernels import pool
+    h_out, w_out = y.shape[2:]
+    out, argmax = pool.max_pool2d_forward(x, 3, 3, 2, 2, padding, padding, h_out, w_out, False)
+    np.testing.assert_array_equal(out, y.data)
+    assert argmax.size == 0
+
+
 def test_max_pool2d_kernel_ties_go_to_the_first_maximum():
     x = mc.Tensor(np.ones((1, 1, 4, 4), np.float32), requires_grad=True)
     with mc.use_backend("numba"):
@@ -363,8 +383,8 @@ def test_parallel_and_serial_compilations_agree():
         kconv.col2im_rows.serial(cols, dx_serial, *args)
         kconv.col2im_rows.parallel(cols, dx_parallel, *args)
         np.testing.assert_array_equal(dx_parallel, dx_serial)
-    out_s, arg_s = pool.max_pool2d_forward.serial(x, 2, 2, 2, 2, 1, 0, 5, 4)
-    out_p, arg_p = pool.max_pool2d_forward.parallel(x, 2, 2, 2, 2, 1, 0, 5, 4)
+    out_s, arg_s = pool.max_pool2d_forward.serial(x, 2, 2, 2, 2, 1, 0, 5, 4, True)
+    out_p, arg_p = pool.max_pool2d_forward.parallel(x, 2, 2, 2, 2, 1, 0, 5, 4, True)
     np.testing.assert_array_equal(out_p, out_s)
     np.testing.assert_array_equal(arg_p, arg_s)
     np.testing.assert_array_equal(pool.max_pool2d_backward.parallel(out_s, arg_s, 9, 8),
