@@ -18,7 +18,7 @@ this package works without it; drawing without it raises an ImportError that say
 instead of saving it (for notebooks and tests).
 """
 from ._figure import html_img
-from .curves import read_history, training_curves
+from .curves import draw_training_curves, read_history, training_curves
 from .evaluation import (confusion_counts, confusion_matrix, draw_confusion_matrix,
                          draw_misclassified, find_misclassified, misclassified)
 from .features import conv_outputs, draw_feature_maps, feature_maps
@@ -27,6 +27,6 @@ from .weights import draw_filters, filters
 
 __all__ = ["training_curves", "filters", "feature_maps", "confusion_matrix", "misclassified",
            "im2col_unrolling", "html_img", "read_history", "confusion_counts",
-           "find_misclassified", "conv_outputs", "im2col_matrix", "draw_filters",
-           "draw_feature_maps", "draw_confusion_matrix", "draw_misclassified",
+           "find_misclassified", "conv_outputs", "im2col_matrix", "draw_training_curves",
+           "draw_filters", "draw_feature_maps", "draw_confusion_matrix", "draw_misclassified",
            "draw_im2col_unrolling"]

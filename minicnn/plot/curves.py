@@ -16,6 +16,11 @@ def training_curves(history, path, title=None):
     "val_loss": [...], "accuracy": [...], ...}: one value per epoch), or what
     ``read_history`` gives for a run folder. The x axis ticks whole epochs only.
     Returns ``path``."""
+    return save(draw_training_curves(history, title), path)
+
+
+def draw_training_curves(history, title=None):
+    """The Figure that ``training_curves`` saves (see there)."""
     epochs, logs = _epochs_and_logs(history)
     panels = [(key, label) for key, label in PANELS if key in logs or "val_" + key in logs]
     if not panels:
@@ -38,7 +43,7 @@ def training_curves(history, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return save(fig, path)
+    return fig
 
 
 def _epochs_and_logs(history):
