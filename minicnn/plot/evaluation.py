@@ -25,7 +25,8 @@ def confusion_counts(y_true, y_pred, num_classes=None):
 
 def confusion_matrix(y_true, y_pred, path, class_names=None, title=None):
     """The confusion matrix as a picture: rows the true class, columns the predicted one,
-    each cell the number of images (written in it) and coloured by it (colour bar).
+    each cell the number of images (written in it) and coloured by it on a square-root
+    scale, so that a handful of mistakes is visible beside the diagonal (colour bar).
     The title gives the accuracy, trace / N. Returns ``path``."""
     fig = draw_confusion_matrix(y_true, y_pred, class_names, title)
     return save(fig, path)
@@ -41,13 +42,17 @@ def draw_confusion_matrix(y_true, y_pred, class_names=None, title=None):
     plt = pyplot()
     size = max(4.5, 0.45 * k + 2.5)
     fig, ax = plt.subplots(figsize=(size + 1.2, size))
-    image = ax.imshow(counts, cmap="Blues", origin="upper")
-    fig.colorbar(image, ax=ax, label="images", shrink=0.85)
+    # a square-root colour scale: the few mistakes off the diagonal still show next to
+    # the large counts on it (the colour bar is marked in images all the same)
+    from matplotlib.colors import PowerNorm
+    norm = PowerNorm(0.5, vmin=0, vmax=max(int(counts.max()), 1))
+    image = ax.imshow(counts, cmap="Blues", norm=norm, origin="upper")
+    fig.colorbar(image, ax=ax, label="images (square-root colour scale)", shrink=0.85)
     font = 9 if k <= 12 else 6
     for t in range(k):                     # the counts, readable on light and dark cells
         for p in range(k):
             ax.text(p, t, int(counts[t, p]), ha="center", va="center", fontsize=font,
-                    color="white" if counts[t, p] > counts.max() / 2 else "black")
+                    color="white" if norm(counts[t, p]) > 0.55 else "black")
     long_names = max(len(n) for n in names) > 2
     ax.set_xticks(range(k), names, rotation=90 if long_names else 0)
     ax.set_yticks(range(k), names)
