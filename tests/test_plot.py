@@ -129,6 +129,16 @@ def test_without_matplotlib_import_works_and_drawing_says_what_to_install(monkey
     assert "pip install 'minicnn[plot]'" in capsys.readouterr().err
 
 
+def test_train_and_evaluate_work_without_matplotlib(run, monkeypatch, tmp_path, capsys):
+    from minicnn.cli import _plot_curves
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert _plot_curves(str(tmp_path), plot.read_history(run)) is False
+    assert main(["evaluate", str(run / "checkpoint.npz"), "--out", str(tmp_path),
+                 "--backend", mc.get_backend()]) == 0
+    assert "(pip install 'minicnn[plot]' for confusion.png)" in capsys.readouterr().out
+    assert os.listdir(tmp_path) == ["evaluation.json"]
+
+
 # ----------------------------------------------------------------------------- curves
 def test_training_curves_plot_every_epoch_of_the_history(lenet):
     _, history = lenet
