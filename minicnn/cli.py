@@ -329,7 +329,9 @@ def _beside(path, name):
 def _plot_curves_command(args, plot):
     history = plot.read_history(args.metrics)
     out = args.out or _beside(args.metrics, "curves.png")
-    return plot.training_curves(history, out, title=args.title), f" ({len(history.epoch)} epoch{'s' if len(history.epoch) != 1 else ''})"
+    epochs = len(history.epoch)
+    return (plot.training_curves(history, out, title=args.title),
+            f" ({epochs} epoch{'s' if epochs != 1 else ''})")
 
 
 def _plot_filters_command(args, plot):

@@ -390,7 +390,8 @@ def im2col_by_definition(x, k, s, p):
             for j in range(k):
                 for y in range(h_out):
                     for xx in range(w_out):
-                        cols[(ch * k + i) * k + j, y * w_out + xx] = x_pad[ch, y * s + i, xx * s + j]
+                        row, column = (ch * k + i) * k + j, y * w_out + xx
+                        cols[row, column] = x_pad[ch, y * s + i, xx * s + j]
     return cols
 
 

@@ -84,7 +84,8 @@ def draw_im2col_unrolling(input_shape=(1, 4, 4), kernel_size=2, stride=1, paddin
                 ax.text(j, i, LETTERS[(ch * kh + i) * kw + j], ha="center", va="center",
                         fontsize=12, fontweight="bold")
         ax.set_xticks(range(kw)), ax.set_yticks(range(kh))
-        ax.set_xticks(np.arange(-0.5, kw), minor=True), ax.set_yticks(np.arange(-0.5, kh), minor=True)
+        ax.set_xticks(np.arange(-0.5, kw), minor=True)
+        ax.set_yticks(np.arange(-0.5, kh), minor=True)
         ax.grid(which="minor", color="black", linewidth=1)
         ax.set_xlabel("j"), ax.set_ylabel("i", rotation=0, labelpad=8)
         ax.set_title(f"kernel W[o, {ch}]" if c > 1 else "kernel W[o, 0]", fontsize=9)
@@ -155,6 +156,7 @@ def _shape(input_shape):
                          f"got {input_shape!r}")
     if shape[0] > 3 or np.prod(shape) > MAX_PIXELS:
         raise ValueError(f"im2col_unrolling: input_shape {shape} has too many pixels to number "
-                         f"readably; use at most 3 channels and {MAX_PIXELS} pixels, e.g. (1, 4, 4)")
+                         f"readably; use at most 3 channels and {MAX_PIXELS} pixels, e.g. "
+                         f"(1, 4, 4)")
     return shape
 
