@@ -6,6 +6,8 @@
     minicnn train lenet --resume runs/mnist/checkpoint.npz    # after Ctrl-C
     minicnn evaluate runs/mnist/checkpoint.npz                # accuracy, per class, confusion
     minicnn predict runs/mnist/checkpoint.npz --count 8
+    minicnn plot filters runs/mnist/checkpoint.npz             # also: curves RUN_DIR, features,
+    minicnn plot im2col                                        #   confusion, misclassified
     minicnn summary lenet --dataset cifar10
     minicnn explain lenet                                     # each layer's cost, one step
     minicnn explain runs/mnist/checkpoint.npz --dataset mnist --json explain.json
@@ -207,30 +209,15 @@ class _Text:
         self.parts.append(s)
 
 
-def _pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        return plt
-    except ImportError:
-        return None
-
-
 def _plot_curves(out, history):
-    plt = _pyplot()
-    if plt is None:
+    """Write curves.png in ``out``; False when matplotlib (the plot extra) is missing."""
+    try:
+        from .plot import training_curves
+        training_curves(history, os.path.join(out, "curves.png"))
+    except ImportError as error:
+        if "minicnn[plot]" not in str(error):
+            raise
         return False
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = [e + 1 for e in history.epoch]
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        for name in (key, "val_" + key):
-            if name in history.history:
-                ax.plot(epochs, history.history[name], marker="o", label=name)
-        ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()
-        ax.xaxis.get_major_locator().set_params(integer=True)     # whole epochs only
-    atomic_write(os.path.join(out, "curves.png"), lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
     return True
 
 
@@ -270,24 +257,16 @@ def cmd_evaluate(args):
                   "confusion_matrix": confusion.tolist()}
         atomic_write(os.path.join(args.out, "evaluation.json"),
                      lambda f: f.write(json.dumps(report, indent=2).encode()))
-        plt = _pyplot()
-        if plt is not None:
-            fig, ax = plt.subplots(figsize=(7, 6))
-            image = ax.imshow(confusion, cmap="Blues")
-            fig.colorbar(image, ax=ax, label="images")
-            k = len(names)
-            for t in range(k):                  # the counts, readable on light and dark cells
-                for p in range(k):
-                    ax.text(p, t, int(confusion[t, p]), ha="center", va="center", fontsize=7,
-                            color="white" if confusion[t, p] > confusion.max() / 2 else "black")
-            ax.set_xticks(range(k), names, rotation=90), ax.set_yticks(range(k), names)
-            ax.set_xlabel("predicted class"), ax.set_ylabel("true class")
-            ax.set_title(f"{dataset}: confusion matrix (accuracy {np.mean(predicted == y):.2%})")
-            fig.tight_layout()
-            atomic_write(os.path.join(args.out, "confusion.png"),
-                         lambda f: fig.savefig(f, format="png"))
-            plt.close(fig)
-        print(f"\nwrote evaluation.json{' and confusion.png' if plt else ''} in {args.out}")
+        try:
+            from .plot import confusion_matrix
+            confusion_matrix(y, predicted, os.path.join(args.out, "confusion.png"), names,
+                             title=f"{dataset}: confusion matrix")
+            pictures = " and confusion.png"
+        except ImportError as error:
+            if "minicnn[plot]" not in str(error):
+                raise
+            pictures = " (pip install 'minicnn[plot]' for confusion.png)"
+        print(f"\nwrote evaluation.json{pictures} in {args.out}")
     return 0
 
 
@@ -408,6 +387,83 @@ def cmd_datasets(args):
     return 0
 
 
+# ----------------------------------------------------------------------------- plot
+def cmd_plot(args):
+    """minicnn plot WHAT ...: draw one picture (minicnn.plot), write it, say where."""
+    try:
+        from . import plot
+        path, note = args.draw(args, plot)
+    except ImportError as error:
+        if "minicnn[plot]" not in str(error):
+            raise
+        print(f"minicnn plot: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}{note}")
+    return 0
+
+
+def _beside(path, name):
+    """``name`` in the folder of ``path`` (a file) or in ``path`` (a folder)."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    return os.path.join(folder, name)
+
+
+def _plot_curves_command(args, plot):
+    history = plot.read_history(args.metrics)
+    out = args.out or _beside(args.metrics, "curves.png")
+    epochs = len(history.epoch)
+    return (plot.training_curves(history, out, title=args.title),
+            f" ({epochs} epoch{'s' if epochs != 1 else ''})")
+
+
+def _plot_filters_command(args, plot):
+    model = mc.load(args.checkpoint, compile=False)
+    out = args.out or _beside(args.checkpoint, "filters.png")
+    return plot.filters(model, out, layer=args.layer, mode=args.mode,
+                        max_filters=args.max_filters), ""
+
+
+def _plot_features_command(args, plot):
+    model, dataset, x, y = _checkpoint_and_data(args)
+    if not -len(x) <= args.index < len(x):
+        raise ValueError(f"--index {args.index} is out of range: the {dataset} test set has "
+                         f"{len(x)} images (0 to {len(x) - 1})")
+    out = args.out or _beside(args.checkpoint, f"features-{args.index}.png")
+    return (plot.feature_maps(model, x[args.index], out),
+            f" ({dataset} test image {args.index}, class {y[args.index]})")
+
+
+def _plot_confusion_command(args, plot):
+    model, dataset, x, y = _checkpoint_and_data(args)
+    predicted = model.predict(x, batch_size=500).argmax(axis=1)
+    out = args.out or _beside(args.checkpoint, "confusion.png")
+    names = CLASS_NAMES.get(dataset, [str(d) for d in range(10)])
+    plot.confusion_matrix(y, predicted, out, names, title=f"{dataset}: confusion matrix")
+    return out, f" (accuracy {np.mean(predicted == y):.2%} on {len(y)} {dataset} test images)"
+
+
+def _plot_misclassified_command(args, plot):
+    model, dataset, x, y = _checkpoint_and_data(args)
+    out = args.out or _beside(args.checkpoint, "misclassified.png")
+    outputs = model.predict(x, batch_size=500)
+    wrong = plot.find_misclassified(model, x, y, outputs=outputs)[0]
+    plot.misclassified(model, x, y, out, CLASS_NAMES.get(dataset), max_images=args.count,
+                       outputs=outputs)
+    return out, f" ({len(wrong)} of {len(y)} {dataset} test images misclassified)"
+
+
+def _plot_im2col_command(args, plot):
+    out = args.out or "im2col.png"
+    return plot.im2col_unrolling(out, args.input_shape, args.kernel_size, args.stride,
+                                 args.padding), ""
+
+
+def _ints(text):
+    """'1,4,4' -> (1, 4, 4); '2' -> 2."""
+    values = tuple(int(v) for v in text.split(","))
+    return values[0] if len(values) == 1 else values
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description="Train, evaluate and inspect "
@@ -493,6 +549,51 @@ def build_parser():
     p = commands.add_parser("datasets", help="where each data set is found")
     p.add_argument("--data", metavar="DIR")
     p.set_defaults(run=cmd_datasets)
+
+    p = commands.add_parser("plot", help="draw a picture (PNG): curves, filters, features, "
+                            "confusion, misclassified, im2col")
+    pictures = p.add_subparsers(dest="picture", metavar="PICTURE", required=True)
+
+    def picture(name, draw, help, default):
+        q = pictures.add_parser(name, help=help, description=help)
+        q.add_argument("--out", metavar="PATH", help=f"the picture to write (default: {default})")
+        q.set_defaults(run=cmd_plot, draw=draw)
+        return q
+    q = picture("curves", _plot_curves_command, "loss and accuracy per epoch, training and "
+                "validation", "curves.png beside the metrics")
+    q.add_argument("metrics", metavar="RUN_DIR_OR_METRICS_CSV",
+                   help="the --out folder of `minicnn train`, or its metrics.csv / metrics.json")
+    q.add_argument("--title", help="a heading above the curves")
+    q = picture("filters", _plot_filters_command, "the learned kernels of a Conv2D layer",
+                "filters.png beside the checkpoint")
+    q.add_argument("checkpoint")
+    q.add_argument("--layer", help="a Conv2D layer's name (default: the first Conv2D layer)")
+    q.add_argument("--mode", choices=["channels", "rgb"],
+                   help="one panel per (filter, input channel) on a diverging scale, or one RGB "
+                   "panel per filter (default: rgb for 3 input channels, else channels)")
+    q.add_argument("--max-filters", type=int, default=64, dest="max_filters")
+    q = picture("features", _plot_features_command, "every conv layer's output for one test "
+                "image", "features-INDEX.png beside the checkpoint")
+    q.add_argument("checkpoint")
+    data_options(q)
+    q.add_argument("--index", type=int, default=0, help="which test image (default: 0)")
+    q = picture("confusion", _plot_confusion_command, "the confusion matrix on the test set",
+                "confusion.png beside the checkpoint")
+    q.add_argument("checkpoint")
+    data_options(q)
+    q = picture("misclassified", _plot_misclassified_command, "the test images the model gets "
+                "wrong, most confident first", "misclassified.png beside the checkpoint")
+    q.add_argument("checkpoint")
+    data_options(q)
+    q.add_argument("--count", type=int, default=16, help="images to show (default: 16)")
+    q = picture("im2col", _plot_im2col_command, "how im2col unrolls a small input into the "
+                "columns conv2d multiplies", "im2col.png")
+    q.add_argument("--input-shape", type=_ints, default=(1, 4, 4), dest="input_shape",
+                   metavar="C,H,W", help="(default: 1,4,4)")
+    q.add_argument("--kernel-size", type=_ints, default=2, dest="kernel_size", metavar="K",
+                   help="K or KH,KW (default: 2)")
+    q.add_argument("--stride", type=_ints, default=1, metavar="S", help="(default: 1)")
+    q.add_argument("--padding", type=_ints, default=0, metavar="P", help="(default: 0)")
     return parser
 
 
