@@ -9,7 +9,7 @@ walks, see minicnn/tensor.py), read from ``t.creator`` and ``fn.inputs``:
     box, blue     a parameter (a leaf that requires grad), named by its layer ("dense/kernel")
     box, grey     an input that needs no gradient (the data batch, a constant)
     box, white    an intermediate tensor; the tensor drawn is bold and green
-    ellipse       a Function (op), with the layer it ran in
+    rounded box   a Function (op), with the layer it ran in
 
 Every label carries the tensor's shape. Arrows point the way the forward pass ran;
 ``backward`` walks them in reverse.
