@@ -11,13 +11,15 @@ Python blocks (```python ...```):
       download); the reason is required, and such blocks are counted, not hidden.
 Shell blocks (```bash / sh / shell / console```), line by line (``\\`` continues a line):
     - a ``minicnn ...`` line runs through the CLI of this interpreter
-      (``python -m minicnn ...``) and must exit with status 0;
+      (``python -m minicnn ...``) and must exit with status 0; leading ``NAME=value``
+      words set environment variables for it (``MINICNN_BACKEND=numpy minicnn ...``);
     - any other command must carry ``# not run: <reason>`` (pip install, a full-MNIST
       run); an unmarked one fails the test, so nothing is skipped silently.
 Other fences (text, output) are shown to the reader and not run.
 """
 import contextlib
 import io
+import os
 import pathlib
 import re
 import shlex
@@ -37,6 +39,7 @@ SHELL = {"bash", "sh", "shell", "console"}
 NOT_RUN = re.compile(r"#\s*not run:\s*(\S.*)$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
 ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 class Block:
@@ -123,13 +126,17 @@ def run_shell(block, line, command):
     if reason:
         return "not run"
     words = shlex.split(command, comments=True)
+    env = dict(os.environ)
+    while words and ENV_ASSIGNMENT.match(words[0]):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
     if not words or words[0] != "minicnn":
         raise AssertionError(
             f"{block.page.relative_to(DOCS)} line {line}: `{command}` is neither a minicnn "
             f"command nor marked `# not run: <reason>`; the tests run every minicnn line and "
             f"need every other line marked")
     done = subprocess.run([sys.executable, "-m", "minicnn", *words[1:]], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, env=env)
     assert done.returncode == 0, (f"{block.page.relative_to(DOCS)} line {line}: `{command}` "
                                   f"exited with {done.returncode}\n{done.stdout}\n{done.stderr}")
     return "ran"
@@ -157,6 +164,10 @@ def test_block_parser_and_markers():
     assert not_run_reason("pip install x  # not run:") is None       # a reason is required
     with pytest.raises(AssertionError, match="neither a minicnn command"):
         run_shell(blocks[1], 9, "pip install x")
+    with pytest.raises(AssertionError, match="neither a minicnn command"):
+        run_shell(blocks[1], 9, "MINICNN_BACKEND=numpy python -m pytest")
+    with pytest.raises(AssertionError, match="exited with 2"):       # minicnn lines do run
+        run_shell(blocks[1], 9, "MINICNN_BACKEND=numpy minicnn no-such-command")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
