@@ -112,13 +112,29 @@ def shell_commands(block):
 
 
 def run_python(block, namespace):
-    out = io.StringIO()
+    """Run a python block; return what it printed.
+
+    For a block the docs build runs, only what goes through ``print`` reaches the page
+    (markdown-exec gives each block a ``print`` that writes into the page; output written
+    to sys.stdout some other way, such as ``model.summary()``'s default ``print_fn``, is
+    lost): the same ``print`` is given here, and a block with ``result`` or ``html`` must
+    print something through it."""
+    page_output, elsewhere = io.StringIO(), io.StringIO()
     code = compile(block.source, f"<{block.where}>", "exec")
-    with contextlib.redirect_stdout(out):
+    if block.executed_by_docs:
+        namespace["print"] = lambda *args, end="\n", **kwargs: page_output.write(
+            " ".join(str(a) for a in args) + end)
+    with contextlib.redirect_stdout(elsewhere):
         exec(code, namespace)
+    if not block.executed_by_docs:
+        return elsewhere.getvalue()
+    if "result" in block.attrs or _truthy(block.attrs.get("html")):
+        assert page_output.getvalue().strip(), (
+            f"{block.where}: the docs build would show nothing here: the block prints "
+            f"nothing through print() (markdown-exec captures only print)")
     if _truthy(block.attrs.get("html")):
-        assert "<" in out.getvalue(), f"{block.where}: an html block printed no HTML"
-    return out.getvalue()
+        assert "<" in page_output.getvalue(), f"{block.where}: an html block printed no HTML"
+    return page_output.getvalue()
 
 
 def run_shell(block, line, command):
