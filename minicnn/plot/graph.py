@@ -51,6 +51,7 @@ class Node:
         self.kind, self.label, self.obj = kind, label, obj
         self.rank = 0
         self.x = 0.0
+        self.input_slot = 0      # for a leaf: its position among its first consumer's inputs
         self.width = _text_width(label) if label else 0.0
 
     def __repr__(self):
@@ -91,6 +92,9 @@ class AutogradGraph:
                     tensor_node(t)
                 continue
             inputs = [tensor_node(x) for x in fn.inputs if x is not None]   # in input order
+            for slot, node in enumerate(inputs):
+                if node.obj.creator is None and not node.input_slot:
+                    node.input_slot = slot
             op = by_id[id(fn)] = Node("function", _function_label(fn), fn)
             self.edges += [(x, op) for x in inputs]
             self.edges.append((op, tensor_node(t)))
@@ -172,8 +176,8 @@ def layout(graph):
     for row in rows:
         _place(row, [None] * len(row))
     for _ in range(4):
-        for row in rows[1:]:
-            _reorder(row, up)
+        for row in rows:
+            _reorder(row, up, down)
         for row in reversed(rows[:-1]):
             _reorder(row, down)
     # 4. final positions: each row towards its neighbours above, then below, then above
@@ -208,9 +212,18 @@ def _barycentre(node, neighbours):
     return sum(xs) / len(xs) if xs else None
 
 
-def _reorder(row, neighbours):
-    keys = [_barycentre(n, neighbours) for n in row]
-    keys = [n.x if k is None else k for n, k in zip(row, keys)]
+def _reorder(row, neighbours, below=None):
+    """Sort a row by the barycentres of its neighbours. With ``below``, a node without
+    neighbours (a leaf) goes by the op it feeds: its first input straight above it, the
+    second to its left, the third to its right, ... so a layer's data, kernel and bias
+    always read kernel, data, bias."""
+    keys = []
+    for n in row:
+        key = _barycentre(n, neighbours)
+        if key is None and below is not None and below.get(id(n)):
+            slot = n.input_slot
+            key = _barycentre(n, below) + 0.01 * ((slot + 1) // 2) * (1 if slot % 2 == 0 else -1)
+        keys.append(n.x if key is None else key)
     row[:] = [n for _, _, n in sorted(zip(keys, range(len(row)), row), key=lambda t: t[:2])]
     _place(row, [None] * len(row))
 
@@ -332,6 +345,11 @@ def _border(center, half, towards):
     return cx + dx * scale, cy + dy * scale
 
 
+def draw_autograd_graph(tensor, title=None):
+    """The matplotlib Figure that ``autograd_graph`` saves (for notebooks and tests)."""
+    return draw(AutogradGraph(tensor), title)
+
+
 def autograd_graph(tensor, path, title=None):
     """Draw the graph of Functions and Tensors that produced ``tensor`` and write a PNG.
 
@@ -342,8 +360,7 @@ def autograd_graph(tensor, path, title=None):
     Returns ``path``. Parameters are named by their layer ("conv2d/kernel"), ops by the
     layer they ran in, and every tensor shows its shape.
     """
-    graph = AutogradGraph(tensor)
-    fig = draw(graph, title)
+    fig = draw_autograd_graph(tensor, title)
     try:
         return save_figure(fig, path)
     finally:
