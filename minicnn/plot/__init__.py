@@ -6,5 +6,7 @@ that says ``pip install 'minicnn[plot]'``. Every function takes ``path`` (str, P
 a binary file object such as io.BytesIO) and returns what it wrote to.
 
     autograd_graph(tensor, path)   the graph of Functions and Tensors behind a tensor
+
+``draw_autograd_graph(tensor)`` returns the matplotlib Figure instead of saving it.
 """
-from .graph import autograd_graph
+from .graph import autograd_graph, draw_autograd_graph
