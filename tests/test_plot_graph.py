@@ -18,7 +18,7 @@ import matplotlib.pyplot  # noqa: E402
 
 
 def small_cnn_loss(batch=4):
-    """Conv -> ReLU -> MaxPool -> Flatten -> Dense -> cross-entropy."""
+    """Conv + ReLU (one fused op) -> MaxPool -> Flatten -> Dense -> cross-entropy."""
     mc.manual_seed(0)
     mc.layers.reset_names()                       # layers named conv2d, dense again
     model = mc.Sequential([Conv2D(3, 3, activation="relu", input_shape=(1, 10, 10)),
@@ -117,7 +117,7 @@ def test_labels_name_parameters_by_layer_and_show_shapes():
     assert "conv2d/kernel\n(3, 1, 3, 3)" in labels
     assert "dense/bias\n(5,)" in labels
     assert "input, no grad\n(4, 1, 10, 10)" in labels
-    assert "Conv2d\nin conv2d" in labels
+    assert "Conv2dReLU\nin conv2d" in labels
     assert any(label.startswith("() = ") for label in labels)
 
 
