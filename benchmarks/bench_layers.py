@@ -11,6 +11,7 @@ minicnn is faster).
 import argparse
 import json
 
+import minicnn  # noqa: F401  (before numpy: minicnn sets OpenBLAS's thread timeout)
 import numpy as np
 
 from bench_lenet import best_time, set_threads

@@ -14,6 +14,7 @@ import json
 import os
 import time
 
+import minicnn  # noqa: F401  (before numpy: minicnn sets OpenBLAS's thread timeout)
 import numpy as np
 
 

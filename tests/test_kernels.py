@@ -325,6 +325,18 @@ def _run(code, **env):
     return done.stdout
 
 
+def test_importing_minicnn_first_shortens_openblas_idle_spinning():
+    """minicnn sets OPENBLAS_THREAD_TIMEOUT=4 before NumPy loads OpenBLAS (its idle workers
+    then stop spinning at once instead of holding a core a Numba kernel wants); a value the
+    user set is kept."""
+    code = "import os, minicnn; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    done = subprocess.run([sys.executable, "-c", code], env=dict(environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["4"], done.stderr
+    assert _run(code, OPENBLAS_THREAD_TIMEOUT="10").split() == ["10"]
+
+
 LENET_STEP = """
 import numpy as np, minicnn as mc, minicnn.functional as F
 x = mc.Tensor(np.random.default_rng(0).random((2, 1, 8, 8)), requires_grad=True)
