@@ -93,6 +93,12 @@ def _oversubscribed():
     return _LOAD_CHECK[1]
 
 
+def helper(fn):
+    """Decorator for a small loop function that kernels call (compiled once, inlined into
+    each caller by LLVM; also plain Python under NUMBA_DISABLE_JIT=1)."""
+    return numba.njit(cache=True, inline="always")(fn)
+
+
 def kernel(fn=None, *, reassociate=False):
     """Decorator: ``fn`` becomes a Kernel (see the module docstring). ``@kernel(reassociate=
     True)`` allows reordering float sums, for kernels whose inner loop is a dot product."""

@@ -39,7 +39,19 @@ negative-index check in the loop and LLVM no longer vectorises it (5x slower her
 import numpy as np
 from numba import prange
 
-from ._jit import kernel
+from ._jit import helper, kernel
+
+
+@helper
+def copy_masked(src, mask, dst):
+    """dst[x] = src[x] * [mask[x] > 0] for every x of dst (the fused ReLU's mask on dOut),
+    or a plain copy when mask is empty. The dOut passes of this file and conv_direct.py."""
+    if mask.size > 0:
+        for x in range(dst.shape[0]):
+            dst[x] = src[x] * (mask[x] > 0)
+    else:
+        for x in range(dst.shape[0]):
+            dst[x] = src[x]
 
 
 @kernel
@@ -189,21 +201,15 @@ def nchw_to_rows(dout, y, row_len):
     n, o_count, h_out, w_out = dout.shape
     length = (h_out - 1) * row_len + w_out
     masked = y.size > 0
+    no_mask = y.reshape(y.size)[:0]
     rows = np.empty((o_count, n * length), dtype=dout.dtype)
     db = np.empty(o_count, dtype=dout.dtype)
     for o in prange(o_count):
         total = 0.0
         for b in range(n):
             for yy in range(h_out):
-                src = dout[b, o, yy]
                 dst = rows[o, b * length + yy * row_len:b * length + yy * row_len + w_out]
-                if masked:
-                    mask = y[b, o, yy]
-                    for x in range(w_out):
-                        dst[x] = src[x] * (mask[x] > 0)
-                else:
-                    for x in range(w_out):
-                        dst[x] = src[x]
+                copy_masked(dout[b, o, yy], y[b, o, yy] if masked else no_mask, dst)
                 for x in range(w_out):
                     total += dst[x]
                 if yy < h_out - 1:                  # the wide layout's extra columns

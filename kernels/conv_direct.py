@@ -28,6 +28,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
+from .conv import copy_masked
 
 
 @kernel
@@ -93,20 +94,14 @@ def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, dw_parts, db_parts):
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
+    no_mask = y.reshape(y.size)[:0]
     for s in prange(slices):
         wide = np.zeros(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
         for n in range(s * n_count // slices, (s + 1) * n_count // slices):
             for o in range(o_count):
                 for yy in range(h_out):
-                    src = dout[n, o, yy]
-                    dst = wide[yy * w_pad:yy * w_pad + w_out]
-                    if masked:
-                        mask = y[n, o, yy]
-                        for x in range(w_out):
-                            dst[x] = src[x] * (mask[x] > 0)
-                    else:
-                        for x in range(w_out):
-                            dst[x] = src[x]
+                    copy_masked(dout[n, o, yy], y[n, o, yy] if masked else no_mask,
+                                wide[yy * w_pad:yy * w_pad + w_out])
                 db_parts[s, o] += wide.sum()
                 for c in range(c_count):
                     x_flat = x_pad[n, c].reshape(h_pad * w_pad)
@@ -146,6 +141,7 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
+    no_mask = y.reshape(y.size)[:0]
     for nc in prange(n_count * c_count):
         n = nc // c_count
         c = nc % c_count
@@ -153,15 +149,8 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
         wide = np.zeros(h_out * w_pad, dtype=dout.dtype)
         for o in range(o_count):
             for yy in range(h_out):
-                src = dout[n, o, yy]
-                dst = wide[yy * w_pad:yy * w_pad + w_out]
-                if masked:
-                    mask = y[n, o, yy]
-                    for x in range(w_out):
-                        dst[x] = src[x] * (mask[x] > 0)
-                else:
-                    for x in range(w_out):
-                        dst[x] = src[x]
+                copy_masked(dout[n, o, yy], y[n, o, yy] if masked else no_mask,
+                            wide[yy * w_pad:yy * w_pad + w_out])
             for i in range(kh):
                 for j in range(kw):
                     tap = w[o, c, i, j]
