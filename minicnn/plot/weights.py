@@ -75,17 +75,24 @@ def _grid_shape(n):
     return math.ceil(n / columns), columns
 
 
+def _filter_panels(n, width, extra_height):
+    """A figure with a grid of n panels (8 a row), and (filter index, axes) for each one;
+    the grid's unused panels are hidden."""
+    plt = pyplot()
+    rows, columns = _grid_shape(n)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
+                             figsize=(1.2 * columns + width, 1.25 * rows + extra_height))
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes, list(enumerate(axes.flat[:n]))
+
+
 def _grid(weights, scale, which):
     """One panel per single-channel filter, on the diverging scale [-scale, scale]."""
-    plt = pyplot()
-    rows, columns = _grid_shape(len(weights))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns + 1.2, 1.25 * rows + 0.7),
-                             squeeze=False, layout="constrained")
-    for k, ax in enumerate(axes.flat):
-        ax.set_xticks([]), ax.set_yticks([])
-        if k >= len(weights):
-            ax.set_visible(False)
-            continue
+    fig, axes, panels = _filter_panels(len(weights), 1.2, 0.7)
+    for k, ax in panels:
         image = ax.imshow(weights[k, 0], cmap="RdBu_r", vmin=-scale, vmax=scale,
                           origin="upper", interpolation="nearest")
         ax.set_title(f"filter {k}", fontsize=9)
@@ -121,15 +128,8 @@ def _channel_rows(weights, scale, which):
 
 def _rgb_grid(weights, scale, which):
     """One colour panel per 3-channel filter: 0.5 + w / (2 max|w|), mid-grey = 0."""
-    plt = pyplot()
-    rows, columns = _grid_shape(len(weights))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.25 * rows + 0.9),
-                             squeeze=False, layout="constrained")
-    for k, ax in enumerate(axes.flat):
-        ax.set_xticks([]), ax.set_yticks([])
-        if k >= len(weights):
-            ax.set_visible(False)
-            continue
+    fig, _, panels = _filter_panels(len(weights), 0.0, 0.9)
+    for k, ax in panels:
         rgb = np.clip(0.5 + weights[k].transpose(1, 2, 0) / (2 * scale), 0, 1)
         ax.imshow(rgb, origin="upper", interpolation="nearest")
         ax.set_title(f"filter {k}", fontsize=9)
