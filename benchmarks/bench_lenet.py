@@ -14,7 +14,8 @@ import json
 import os
 import time
 
-import minicnn  # noqa: F401  (before numpy: minicnn sets OpenBLAS's thread timeout)
+import minicnn  # noqa: F401  (first: it sets OpenBLAS's thread timeout before numpy loads
+#                  OpenBLAS, and picks Numba's threading layer before numba loads)
 import numpy as np
 
 
@@ -24,7 +25,6 @@ def set_threads(threads=None, with_torch=True):
     BLAS reads OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when numpy loads it, so run_all.py
     also sets them in the environment of each benchmark process.
     """
-    import minicnn  # noqa: F401  (before numba loads: minicnn picks Numba's threading layer)
     threads = threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):

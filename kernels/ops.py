@@ -84,14 +84,14 @@ class Conv2dNumba(Conv2d):
         h_out = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
         w_out = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
         self.x_pad, self.x_shape, self.w_shape = _pad(x, self.padding), x.shape, w.shape
-        self.w_rows = _c(w).reshape(o, c_g * kh * kw)
+        w = _c(w)
+        self.w_rows = w.reshape(o, c_g * kh * kw)
         self.direct = self.groups == 1 and (sh, sw) == (1, 1) and c <= DIRECT_MAX_CHANNELS
         bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
         out = np.empty((n, o, h_out, w_out), dtype=x.dtype)
         self.cols = None
         if self.direct:
-            conv_direct.conv2d_direct_forward(self.x_pad, _c(w), bias, int(self.relu), dh, dw,
-                                              out)
+            conv_direct.conv2d_direct_forward(self.x_pad, w, bias, int(self.relu), dh, dw, out)
         else:
             # wide rows for stride 1, unless the extra columns would cost over half again
             w_pad = self.x_pad.shape[3]
@@ -112,10 +112,10 @@ class Conv2dNumba(Conv2d):
             return super().backward(dout)
         if self.direct:
             return self._backward_direct(_c(dout))
-        n, c, h, wd = self.x_shape
+        n, c = self.x_shape[:2]
         o, c_g, kh, kw = self.w_shape
         g, og, k = self.groups, o // self.groups, c_g * kh * kw
-        (sh, sw), (dh, dw_), ((pt, _), (pl, _)) = self.stride, self.dilation, self.padding
+        (sh, sw), (dh, dw_) = self.stride, self.dilation
         h_out, w_out = dout.shape[2:]
         dout = _c(dout)
         want_dx, want_dw = self.needs_input_grad[0], self.needs_input_grad[1]
