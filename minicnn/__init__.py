@@ -31,7 +31,7 @@ from .train import History, TrainingAPI
 from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from . import zoo
 from . import callbacks
-from .checkpoint import load, load_weights, save, save_weights
+from .checkpoint import CheckpointError, load, load_weights, save, save_weights
 from .train import NonFiniteLossError
 # (exports-issue4)
 from .models import GraphModel, Input

@@ -21,11 +21,11 @@ then renamed over the target, so a crash or a kill mid-write leaves the old file
 """
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .files import atomic_write
 from .layers.config import deserialize, serialize
 from .layers.module import Module
 
@@ -33,30 +33,8 @@ FORMAT = "minicnn-checkpoint"
 VERSION = 1
 
 
-def atomic_write(path, write):
-    """Call write(file) on a temporary file beside ``path``, then rename it to ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp",
-                                    dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(temp, 0o666 & ~_umask())          # mkstemp makes it private (0600)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+class CheckpointError(ValueError):
+    """A file that is not a valid minicnn checkpoint, with the reason (a ValueError)."""
 
 
 def save(model, path, optimizer=None, epoch=None, training_state=None, weights_only=False,

@@ -30,7 +30,7 @@ import numpy as np
 
 import minicnn as mc
 from . import callbacks as cb
-from .checkpoint import atomic_write
+from .files import atomic_write
 from .data import (DatasetNotFoundError, DownloadError, load_cifar10, load_fashion_mnist,
                    load_mnist, load_mnist_sample, transforms as T)
 from .layers import Conv2D, Dense, Flatten, MaxPooling2D

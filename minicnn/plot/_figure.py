@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from ..tensor import Tensor
 
 INSTALL_HINT = "pip install 'minicnn[plot]'"
