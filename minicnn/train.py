@@ -30,6 +30,7 @@ from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
 from .callbacks import CallbackList, ProgressBar
+from .data import checks as _checks
 from .rng import global_rng, new_rng
 from .tensor import Tensor, get_default_dtype, no_grad
 
@@ -117,6 +118,9 @@ class TrainingAPI:
         """Train for ``epochs`` passes over (x, y); returns a ``History``.
 
         x: (N, C, H, W) (or whatever the model takes), y: (N,) labels or (N, ...) targets.
+        uint8 x is taken as pixels and scaled by 1/255 (here, in evaluate and in predict,
+        batch by batch), float x is used as it is, other integer or bool x raises a
+        ValueError that says how to convert it; bool labels are refused too.
         Each epoch visits the samples in a random order drawn from (seed, epoch), in
         batches of ``batch_size`` (the last may be smaller), one optimizer step per batch;
         without ``seed`` one is drawn from minicnn's global generator (``mc.manual_seed``).
@@ -194,7 +198,7 @@ class TrainingAPI:
         for batch in range(state.batch, -(-n // size)):
             hooks.on_batch_begin(epoch, batch)
             index = order[batch * size:(batch + 1) * size]
-            x_batch, y_batch = x[index], y[index]
+            x_batch, y_batch = _checks.to_float_images(x[index]), y[index]   # uint8: / 255
             if transform is not None:
                 x_batch = transform(x_batch, np.random.default_rng([state.seed, epoch, batch]))
             loss, y_pred = self.train_step(x_batch, y_batch, epoch, batch)
@@ -259,7 +263,7 @@ class TrainingAPI:
 
     def predict(self, x, batch_size=32, verbose=0):
         """The model's outputs for x as a NumPy array (eval mode, no graph recorded)."""
-        x = _as_array(x)
+        x = _checks.check_images(_as_array(x), "predict")
         _check_positive(batch_size=batch_size)
         outputs = []
         with _eval_mode(self), no_grad():
@@ -299,7 +303,7 @@ class TrainingAPI:
     def _input_tensor(self, x_batch):
         """The batch as a Tensor in the dtype of the model's parameters."""
         dtype = next((p.dtype for p in self.parameters()), get_default_dtype())
-        return Tensor(x_batch, dtype=dtype)
+        return Tensor(_checks.to_float_images(x_batch), dtype=dtype)     # uint8: / 255
 
 
 class _Totals:
@@ -411,6 +415,7 @@ def _split_validation(x, y, validation_data, validation_split):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
         validation_data = _check_xy(*validation_data, "fit(validation_data)")
+        _checks.check_same_samples((x, y), validation_data)
     return x, y, validation_data
 
 
@@ -443,15 +448,8 @@ def _as_array(a):
 
 
 def _check_xy(x, y, where):
-    x, y = _as_array(x), _as_array(y)
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"{where}: x and y must be arrays with one row per sample")
-    if len(x) != len(y):
-        raise ValueError(f"{where}: x has {len(x)} samples but y has {len(y)}; they must "
-                         f"have the same number of samples (the first dimension)")
-    if len(x) == 0:
-        raise ValueError(f"{where}: x and y have no samples")
-    return x, y
+    """x and y as arrays that fit / evaluate accept (minicnn.data.checks states the rules)."""
+    return _checks.check_xy(_as_array(x), _as_array(y), where)
 
 
 def _check_positive(**values):
