@@ -12,6 +12,12 @@ leaves:
 
 ``loss.backward()`` walks that order in reverse and adds each gradient into the
 ``.grad`` of the leaves, as PyTorch does (gradients accumulate until ``zero_grad``).
+Each op's saved arrays are freed once its backward has used them, so a graph can be
+walked once; ``backward(retain_graph=True)`` keeps them for another walk, and walking
+a freed graph raises ``RuntimeError`` naming the op (PyTorch's rule: a second walk
+would otherwise add the same gradients again).
+An op that runs out of memory raises ``OutOfMemoryError`` (a MemoryError) naming the
+layer, the op, the array it could not allocate and what to change.
 ``time_ops(callback)`` reports the time of every op's forward and backward (what
 ``model.explain`` charges to the layers).
 This is the design of Chainer and PyTorch, kept small enough to read in one sitting.
@@ -138,14 +144,21 @@ class Function:
     inputs = ()
     needs_input_grad = ()
     recording = True          # (set per call by __call__)
+    released = False          # True once backward has freed the arrays forward saved
+    _freed_names = ()         # the attributes release() dropped
 
     def __call__(self, *inputs):
         tensors = tuple(x if x is None or isinstance(x, Tensor) else Tensor(x) for x in inputs)
         self.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
         self.recording = _GRAD_ENABLED[0] and any(self.needs_input_grad)
         self.layer = current_layer()
+        self.released, self._freed_names = False, ()
+        arrays = tuple(None if t is None else t.data for t in tensors)
         start = time.perf_counter()
-        out = self.forward(*(None if t is None else t.data for t in tensors))
+        try:
+            out = self.forward(*arrays)
+        except MemoryError as error:
+            raise out_of_memory(self, "forward", arrays, error) from error
         if _OP_TIMERS:
             _report_time(self, "forward", start)
         if _ANOMALY[0]:
@@ -155,6 +168,32 @@ class Function:
             self.inputs = tensors
             result.creator = self
         return result
+
+    def release(self):
+        """Free what forward saved for backward: every attribute that holds an array (or
+        a tuple/list of arrays). Shapes and settings stay. ``Tensor.backward`` calls it
+        after the op's backward unless ``retain_graph=True``; afterwards the op cannot
+        be walked again, and reading a freed attribute raises RuntimeError."""
+        freed = tuple(name for name, value in vars(self).items()
+                      if name not in ("inputs", "needs_input_grad") and _holds_array(value))
+        for name in freed:
+            delattr(self, name)
+        self.released, self._freed_names = True, freed
+
+    def freed_message(self, attr=None):
+        """The error for using this op after release() (PyTorch's words, naming the op)."""
+        what = (f"read the saved array '{attr}' of {self.describe()} after it was freed"
+                if attr else f"backward through the graph a second time: {self.describe()} "
+                             f"already ran its backward, which freed the arrays it saved")
+        return (f"Trying to {what}. A graph is walked once, so that the same gradients are "
+                f"not added twice. Specify retain_graph=True in the first backward() to walk "
+                f"it again, or run the forward pass again (call the model) for a new graph")
+
+    def __getattr__(self, attr):
+        # Reached only when normal lookup fails: say so plainly for a freed saved array.
+        if attr in self.__dict__.get("_freed_names", ()):
+            raise RuntimeError(self.freed_message(attr))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
     @property
     def name(self):
@@ -166,6 +205,63 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name} at {id(self):#x}>"
+
+
+def _is_array(value):
+    return hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__")
+
+
+def _holds_array(value):
+    """An array, or a tuple/list with an array in it (what release() frees)."""
+    if isinstance(value, (tuple, list)):
+        return any(_is_array(v) for v in value)
+    return _is_array(value)
+
+
+class OutOfMemoryError(MemoryError):
+    """An op could not allocate an array; the message names the layer, the op, the
+    array and what to change (see ``out_of_memory``)."""
+
+
+def _gib(nbytes):
+    return f"{nbytes / 2**30:.2f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
+def out_of_memory(fn, phase, arrays, error):
+    """An OutOfMemoryError for ``fn`` failing in ``phase`` ('forward' or 'backward').
+
+    NumPy's own error (``_ArrayMemoryError``) carries the shape and dtype of the array it
+    could not allocate, and so does its message ("Unable to allocate 3.45 GiB for an
+    array with shape (32, 64, 3, 3, 224, 224) and data type float32"); both are kept.
+    ``arrays`` are the op's inputs (forward) or its output gradient (backward)."""
+    if isinstance(error, OutOfMemoryError):
+        return error                            # already explained by an inner op
+    from .backend import get_backend
+    shape, dtype = getattr(error, "shape", None), getattr(error, "dtype", None)
+    what = str(error) or "could not allocate memory"
+    if shape is not None and dtype is not None:
+        nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+        what = (f"could not allocate an array of shape {tuple(shape)} "
+                f"({np.dtype(dtype).name}, {_gib(nbytes)})")
+        if str(error):
+            what += f" [{error}]"
+    given = [a for a in arrays if a is not None and hasattr(a, "shape")]
+    inputs = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in given)
+    batch = given[0].shape[0] if given and given[0].ndim else None
+    where = f"layer '{fn.layer}', " if getattr(fn, "layer", None) else ""
+    advice = "use a smaller batch size"
+    if batch:
+        advice += (f" (the arrays grow with it: this batch has {batch} samples; "
+                   f"half the batch needs about half the memory)")
+    if get_backend() == "numpy":
+        advice += ("; or the numba backend (mc.set_backend('numba') or MINICNN_BACKEND="
+                   "numba), whose convolution builds its im2col columns in chunks of "
+                   "samples instead of for the whole batch")
+    return OutOfMemoryError(
+        f"out of memory in {where}op '{fn.name}' ({phase}): {what}; the op's "
+        f"{'inputs' if phase == 'forward' else 'output gradient'}: {inputs or 'none'}. "
+        f"To fit in memory, {advice}. model.summary(batch_size=N) estimates the memory "
+        f"a training step needs for a batch of N")
 
 
 def _check_finite(array, what):
@@ -265,11 +361,15 @@ class Tensor:
         return self
 
     # -- backward
-    def backward(self, grad=None):
+    def backward(self, grad=None, retain_graph=False):
         """Add d(self)/d(leaf) * grad into ``leaf.grad`` for every leaf that requires grad.
 
         ``grad`` is the gradient of some scalar with respect to this tensor; it may be
         left out when this tensor holds a single number (it is then 1).
+        Each op frees the arrays it saved once its backward has run, so the graph can be
+        walked only once (PyTorch's rule); ``retain_graph=True`` keeps them, for a second
+        ``backward`` through the same graph. Walking a freed graph raises RuntimeError
+        before any gradient is added.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() was called on a tensor that does not require grad: "
@@ -287,8 +387,12 @@ class Tensor:
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {tuple(grad.shape)}, "
                                  f"the tensor has shape {self.shape}")
+        order = topological_order(self)
+        for t in order:                  # check first, so a refused walk adds nothing
+            if t.creator is not None and t.creator.released:
+                raise RuntimeError(t.creator.freed_message())
         grads = {id(self): grad}
-        for t in reversed(topological_order(self)):
+        for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
                 continue
@@ -298,7 +402,12 @@ class Tensor:
                 continue
             fn = t.creator
             start = time.perf_counter()
-            input_grads = fn.backward(g)
+            try:
+                input_grads = fn.backward(g)
+            except MemoryError as error:
+                raise out_of_memory(fn, "backward", (g,), error) from error
+            if not retain_graph:
+                fn.release()
             if _OP_TIMERS:
                 _report_time(fn, "backward", start)
             if not isinstance(input_grads, tuple):

@@ -97,7 +97,9 @@ def run_pass(calls, inputs, loss_fn=None, backward=True, keep_ops=False, before_
     """Evaluate the calls on ``inputs`` (a list of Tensors, one per model input); with a
     ``loss_fn(outputs) -> scalar Tensor`` compute the loss and (``backward``) run the
     backward walk. ``before_backward(outputs, loss)`` runs between the two (retain_grad
-    goes there). ``keep_ops``: keep (call index, Function) of every op in ``.ops``."""
+    goes there). ``keep_ops``: keep (call index, Function) of every op in ``.ops``, with
+    the arrays they saved (backward runs with retain_graph=True, so explain can read the
+    im2col columns afterwards)."""
     n = len(calls)
     result = Pass([None] * n, np.zeros(n), np.zeros(n))
     owner = {}                                       # id(Function) -> call index
@@ -136,7 +138,7 @@ def run_pass(calls, inputs, loss_fn=None, backward=True, keep_ops=False, before_
             if before_backward is not None:
                 before_backward(result.outputs, loss)
             start = time.perf_counter()
-            loss.backward()
+            loss.backward(retain_graph=keep_ops)
             result.backward_wall = time.perf_counter() - start
     return result
 

@@ -7,13 +7,19 @@ arithmetic without running anything, so a model's summary needs no forward pass.
 
 Shapes are per sample, without the batch axis: ``input_shape=(C, H, W)``.
 """
+import math
+
 import numpy as np
 
 from ..rng import new_rng
 from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope
 from . import initializers
+from .config import charge_weight
 from .module import Module
 from .symbolic import call_symbolic, is_symbolic
+
+FLOAT_DTYPES = ("float16", "float32", "float64")     # what a layer's dtype= may name
+
 
 # ----------------------------------------------------------------------------- Layer
 def looks_channels_last(shape):
@@ -96,6 +102,7 @@ class Layer(Module):
         """Create a Parameter with ``initializer`` (seeded through minicnn.rng) and set it
         as attribute ``name``."""
         shape = tuple(int(n) for n in shape)
+        charge_weight(self, name, shape)        # a checkpoint's architecture: within its file
         value = np.asarray(initializers.get(initializer)(shape, self.dtype, new_rng()))
         if value.shape != shape:
             raise ValueError(f"{self.describe()}: the initializer of '{name}' returned shape "
@@ -193,13 +200,71 @@ class Layer(Module):
         """What is wrong with a sample shape for a built layer (None if nothing)."""
         return None
 
-    def _float_dtype(self, dtype):
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{self.describe()}: dtype must be a float type, got {dtype}")
+    # -- argument checks for constructors
+    # Constructors run on what users type and on configs read from checkpoint files, so
+    # every argument is checked for its type and range here, with a message that names
+    # the layer and the argument, before it can reach NumPy (a raw message) or the math
+    # (a NaN later).
+    def _float_dtype(self, value):
+        """A NumPy float dtype from a name ('float32'), a np.dtype or a NumPy type."""
+        names = ", ".join(repr(n) for n in FLOAT_DTYPES)
+        plain = isinstance(value, (str, np.dtype)) or (
+            isinstance(value, type) and issubclass(value, (np.generic, float)))
+        try:
+            dtype = np.dtype(value) if plain else None
+        except TypeError:                          # a string NumPy does not know
+            dtype = None
+        if dtype is None or dtype.name not in FLOAT_DTYPES:
+            shown = dtype.name if dtype is not None else repr(value)
+            raise TypeError(f"{self.describe()}: dtype must be a float type, got {shown}; "
+                            f"use one of {names}")
         return dtype
 
-    # -- argument checks for constructors
+    def _bool(self, value, what):
+        """A real bool (True/False or a NumPy bool): 'false', 0 or None are refused, since
+        bool('false') is True."""
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{self.describe()}: {what} must be True or False, got {value!r}")
+        return bool(value)
+
+    def _number(self, value, what, at_least=None, above=None, below=None, at_most=None,
+                hint=""):
+        """A finite real number (not a bool) within the bounds given, as a float:
+        at_least <= value, above < value, value < below, value <= at_most. ``hint`` is
+        added to the message (what the argument means)."""
+        if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+                or isinstance(value, np.complexfloating)):
+            raise TypeError(f"{self.describe()}: {what} must be a number, got {value!r}{hint}")
+        number = float(value)
+        bounds = (at_least, above, below, at_most)
+        if bounds == (None, 0, None, None):
+            wanted = "positive"
+        elif bounds == (0, None, None, None):
+            wanted = "zero or positive"
+        else:
+            low = (f"[{at_least}" if at_least is not None else
+                   f"({above}" if above is not None else "(-inf")
+            high = (f"{at_most}]" if at_most is not None else
+                    f"{below})" if below is not None else "inf)")
+            wanted = f"a number in {low}, {high}"
+        if not (math.isfinite(number)
+                and (at_least is None or number >= at_least)
+                and (above is None or number > above)
+                and (below is None or number < below)
+                and (at_most is None or number <= at_most)):
+            raise ValueError(f"{self.describe()}: {what} must be {wanted}, got {value!r}{hint}")
+        return number
+
+    def _seed(self, value, what="seed"):
+        """None or an int >= 0 (what np.random.default_rng takes)."""
+        if value is None:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{self.describe()}: {what} must be an int or None, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{self.describe()}: {what} must not be negative, got {value!r}")
+        return int(value)
+
     def _positive_int(self, value, what):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{self.describe()}: {what} must be a positive integer, got {value!r}")

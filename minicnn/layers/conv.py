@@ -38,7 +38,7 @@ class Conv2D(Layer):
         if self.filters % self.groups:
             raise ValueError(f"{self.describe()}: groups={groups} must divide filters={filters}")
         self.activation = activations.get(activation, axis=1, who=self.describe())
-        self.use_bias = bool(use_bias)
+        self.use_bias = self._bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer, who=self.describe())
         self.bias_initializer = initializers.get(bias_initializer, who=self.describe())
         self.in_channels = None            # known once built

@@ -24,12 +24,14 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_shape=None, name=None, dtype=None,
                  input_dim=None):
-        if input_dim is not None and input_shape is None:
-            input_shape = (input_dim,)
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        if input_dim is not None and input_shape is None:
+            in_features = self._positive_int(input_dim, "input_dim")
+            self._check_input((in_features,), "input_shape", features=False)
+            self.input_shape = (in_features,)
         self.units = self._positive_int(units, "units")
         self.activation = activations.get(activation, axis=-1, who=self.describe())
-        self.use_bias = bool(use_bias)
+        self.use_bias = self._bool(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer, who=self.describe())
         self.bias_initializer = initializers.get(bias_initializer, who=self.describe())
         self.in_features = None            # known once built
@@ -87,12 +89,10 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
-        number = isinstance(rate, (int, float, np.number)) and not isinstance(rate, bool)
-        if not number or not 0 <= rate < 1:
-            raise ValueError(f"{self.describe()}: rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
-        self.seed = seed
-        self.rng = None if seed is None else np.random.default_rng(seed)
+        self.rate = self._number(rate, "rate", at_least=0, below=1,
+                                 hint=" (the probability of dropping each unit)")
+        self.seed = self._seed(seed)
+        self.rng = None if seed is None else np.random.default_rng(self.seed)
 
     def forward(self, x, training=None):
         training = self.training if training is None else training

@@ -1,6 +1,4 @@
 """BatchNormalization and LocalResponseNormalization (channels first)."""
-import numpy as np
-
 from .. import functional as F
 from . import initializers
 from .base import Layer
@@ -37,16 +35,16 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  input_shape=None, name=None, dtype=None):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if axis not in (1,):
+        if isinstance(axis, bool) or axis != 1:
             raise ValueError(f"{self.describe()}: minicnn is channels-first, so batch "
                              f"normalisation runs over axis 1 (the channels); got axis={axis!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"{self.describe()}: momentum must be in [0, 1] (Keras' "
-                             f"convention: the weight the old average keeps), got {momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"{self.describe()}: epsilon must be positive, got {epsilon!r}")
-        self.axis, self.momentum, self.epsilon = 1, float(momentum), float(epsilon)
-        self.center, self.scale = bool(center), bool(scale)
+        self.axis = 1
+        self.momentum = self._number(momentum, "momentum", at_least=0, at_most=1,
+                                     hint=" (Keras' convention: the weight the old average "
+                                          "keeps; PyTorch's momentum=0.1 is 0.9 here)")
+        self.epsilon = self._number(epsilon, "epsilon", above=0)
+        self.center = self._bool(center, "center")
+        self.scale = self._bool(scale, "scale")
         who = self.describe()
         self.beta_initializer = initializers.get(beta_initializer, who=who)
         self.gamma_initializer = initializers.get(gamma_initializer, who=who)
@@ -96,12 +94,11 @@ class LocalResponseNormalization(Layer):
     def __init__(self, size=5, alpha=1e-4, beta=0.75, k=2.0, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
         self.size = self._positive_int(size, "size")
-        for what, value in (("alpha", alpha), ("beta", beta), ("k", k)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise TypeError(f"{self.describe()}: {what} must be a number, got {value!r}")
-        if k <= 0:
-            raise ValueError(f"{self.describe()}: k must be positive, got {k!r}")
-        self.alpha, self.beta, self.k = float(alpha), float(beta), float(k)
+        # alpha >= 0 and k > 0 keep the base k + alpha sum x^2 positive (a negative base
+        # to the power -beta is NaN)
+        self.alpha = self._number(alpha, "alpha", at_least=0)
+        self.beta = self._number(beta, "beta", at_least=0)
+        self.k = self._number(k, "k", above=0)
 
     def forward(self, x):
         return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)

@@ -37,10 +37,10 @@ class _Pooling2D(Layer):
                 p > k // 2 for p, k in zip(self.padding, self.pool_size)):
             raise ValueError(f"{self.describe()}: padding {padding!r} is more than half the pool "
                              f"size {self.pool_size}; windows would see only padding")
-        if ceil_mode and self.padding == "same":
+        self.ceil_mode = self._bool(ceil_mode, "ceil_mode")
+        if self.ceil_mode and self.padding == "same":
             raise ValueError(f"{self.describe()}: ceil_mode=True goes with int padding "
                              f"(PyTorch's), not padding='same'")
-        self.ceil_mode = bool(ceil_mode)
 
     def compute_output_shape(self, input_shape):
         """(C, H_out, W_out) for input (C, H, W)."""
@@ -92,7 +92,7 @@ class GlobalAveragePooling2D(Layer):
 
     def __init__(self, keepdims=False, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
-        self.keepdims = bool(keepdims)
+        self.keepdims = self._bool(keepdims, "keepdims")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1, 1) if self.keepdims else (input_shape[0],)
