@@ -32,6 +32,7 @@ from .gradcheck import GradcheckError, GradcheckResult, gradcheck
 from . import zoo
 from . import callbacks
 from .checkpoint import CheckpointError, load, load_weights, save, save_weights
+from .layers.config import register_layer, register_serializable
 from .train import NonFiniteLossError
 # (exports-issue4)
 from .models import GraphModel, Input

@@ -37,8 +37,9 @@ def weights(model):
     return [p.data.copy() for p in model.parameters()]
 
 
+@mc.register_layer
 class Net(mc.Model):
-    """A subclassed model, importable as tests.test_checkpoint:Net."""
+    """A subclassed model of the user's, registered so that checkpoints can rebuild it."""
 
     def __init__(self, hidden=8):
         super().__init__()
@@ -74,20 +75,31 @@ def test_sequential_config_includes_layers_added_later():
     assert [type(l).__name__ for l in deserialize(serialize(model))] == ["Dense", "Dense"]
 
 
-def test_a_class_defined_in_a_function_cannot_be_stored_and_says_what_to_do():
+def test_a_class_of_yours_is_stored_by_name_and_needs_registration_or_custom_objects():
     class Local(mc.Model):
         def call(self, x):
             return x
-    with pytest.raises(TypeError, match="save the weights only"):
-        serialize(Local())
+    data = json.loads(json.dumps(serialize(Local())))
+    assert data["class"] == "Local"
+    with pytest.raises(ValueError, match=r"unknown layer class 'Local'.*register_layer.*"
+                                         r"custom_objects"):
+        deserialize(data)
+    assert type(deserialize(data, custom_objects={"Local": Local})) is Local
 
 
 def test_configs_never_construct_non_module_classes():
-    with pytest.raises(ValueError, match="not a minicnn Module"):
+    with pytest.raises(ValueError, match="unknown layer class 'os:system'"):
         deserialize({"class": "os:system", "config": {}})
-    with pytest.raises(ValueError, match="not part of minicnn"):
+    with pytest.raises(ValueError, match="unknown function 'os:system'"):
+        deserialize({"class": "Dense", "config": {"units": 2,
+                                                  "activation": {"__function__": "os:system"}}})
+    with pytest.raises(ValueError, match="unknown encoded value"):
         deserialize({"class": "Dense", "config": {"units": 2,
                                                   "activation": {"__callable__": "os:system"}}})
+    with pytest.raises(ValueError, match="unknown layer class 'HeNormal'"):   # not a layer
+        deserialize({"class": "HeNormal", "config": {}})
+    with pytest.raises(ValueError, match="not a layer; refusing"):
+        deserialize({"class": "X", "config": {}}, custom_objects={"X": initializers.HeNormal})
 
 
 # ----------------------------------------------------------------------------- save / load
@@ -142,10 +154,10 @@ def test_corrupt_truncated_and_foreign_files_get_clear_errors(tmp_path):
     mc.save(model, path)
     data = path.read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
-    with pytest.raises(ValueError, match="cut.npz.*not a readable minicnn checkpoint"):
+    with pytest.raises(mc.CheckpointError, match="cut.npz.*not a valid minicnn checkpoint"):
         mc.load(tmp_path / "cut.npz")
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
-    with pytest.raises(ValueError, match="plain.npz.*no __header__"):
+    with pytest.raises(mc.CheckpointError, match="plain.npz.*no __header__"):
         mc.load(tmp_path / "plain.npz")
     with pytest.raises(FileNotFoundError, match="nothere.npz"):
         mc.load(tmp_path / "nothere.npz")

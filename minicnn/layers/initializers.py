@@ -26,7 +26,9 @@ Numbers are drawn in float64 and then cast, so float32 and float64 models made f
 seed agree.
 """
 import abc
+import inspect
 import math
+import numbers
 
 import numpy as np
 
@@ -66,11 +68,37 @@ def truncated_normal(rng, shape, mean=0.0, stddev=1.0):
     return mean + stddev * z
 
 
+def check_number(owner, name, value, positive=False):
+    """``value`` as a finite float, or a ValueError naming the initialiser's argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or (positive and value <= 0):
+        need = "a positive finite number" if positive else "a finite number"
+        raise ValueError(f"{owner}: {name} must be {need}, got {value!r}")
+    return float(value)
+
+
 class Initializer(abc.ABC):
     """Base class: ``init(shape, dtype=None, rng=None)`` -> array. Subclasses implement
-    ``sample(shape, rng)`` returning float64 values."""
+    ``sample(shape, rng)`` returning float64 values.
+
+    ``get_config()`` is the constructor's arguments, read from the attributes of the same
+    names (Keras' convention; override it if yours stores them otherwise), and
+    ``from_config(config)`` calls the constructor with them: that is how a checkpoint
+    stores ``kernel_initializer=HeNormal(seed=3)``."""
     def __init__(self, seed=None):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                                 or seed < 0):
+            raise ValueError(f"{type(self).__name__}: seed must be None or an integer >= 0, "
+                             f"got {seed!r}")
         self.seed = seed
+
+    def get_config(self):
+        parameters = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in parameters if name != "self"}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __call__(self, shape, dtype=None, rng=None):
         dtype = np.dtype(dtype or get_default_dtype())
@@ -99,7 +127,7 @@ class Ones(Initializer):
 class Constant(Initializer):
     def __init__(self, value=0.0):
         super().__init__()
-        self.value = value
+        self.value = check_number("Constant", "value", value)
 
     def sample(self, shape, rng):
         return np.full(shape, self.value, dtype=np.float64)
@@ -109,7 +137,8 @@ class RandomNormal(Initializer):
     """N(mean, stddev^2); Keras' default stddev 0.05."""
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = mean, stddev
+        self.mean = check_number("RandomNormal", "mean", mean)
+        self.stddev = check_number("RandomNormal", "stddev", stddev, positive=True)
 
     def sample(self, shape, rng):
         return rng.normal(self.mean, self.stddev, shape)
@@ -119,7 +148,10 @@ class RandomUniform(Initializer):
     """U(minval, maxval); Keras' default [-0.05, 0.05]."""
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
-        self.minval, self.maxval = minval, maxval
+        self.minval = check_number("RandomUniform", "minval", minval)
+        self.maxval = check_number("RandomUniform", "maxval", maxval)
+        if self.minval > self.maxval:
+            raise ValueError(f"RandomUniform: minval ({minval}) must not exceed maxval ({maxval})")
 
     def sample(self, shape, rng):
         return rng.uniform(self.minval, self.maxval, shape)
@@ -129,7 +161,8 @@ class TruncatedNormal(Initializer):
     """N(mean, stddev^2) restricted to mean +- 2 stddev."""
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = mean, stddev
+        self.mean = check_number("TruncatedNormal", "mean", mean)
+        self.stddev = check_number("TruncatedNormal", "stddev", stddev, positive=True)
 
     def sample(self, shape, rng):
         return truncated_normal(rng, shape, self.mean, self.stddev)
@@ -146,7 +179,8 @@ class VarianceScaling(Initializer):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
         distribution = "truncated_normal" if distribution == "normal" else distribution
-        if scale <= 0 or mode not in self.MODES or distribution not in self.DISTRIBUTIONS:
+        scale = check_number(type(self).__name__, "scale", scale, positive=True)
+        if mode not in self.MODES or distribution not in self.DISTRIBUTIONS:
             raise ValueError(f"VarianceScaling: need scale > 0, mode in {self.MODES} and "
                              f"distribution in {self.DISTRIBUTIONS}; got scale={scale!r}, "
                              f"mode={mode!r}, distribution={distribution!r}")
@@ -209,6 +243,7 @@ _BY_NAME = {
     "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
 }
 NAMES = sorted(_BY_NAME)
+CLASSES = tuple(_BY_NAME.values())     # stored by class name in checkpoints (layers.config)
 
 
 def get(identifier, who=None):

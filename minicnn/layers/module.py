@@ -21,12 +21,13 @@ Configs (how checkpoints store an architecture, with no per-layer code):
     the outermost constructor call got, so
     ``module.get_config()`` is those arguments by parameter name (plus the module's
     actual ``name``), and ``type(module).from_config(config)`` calls the constructor
-    again. ``minicnn.layers.config.serialize(module)`` turns that into JSON-able data,
+    again. ``minicnn.layers.config.serialize(module)`` turns that into plain data,
     {"class": "Conv2D", "config": {"filters": 6, ...}}: argument values that are
-    Modules (Sequential's layers), tuples, dtypes, NumPy arrays and minicnn functions
-    are encoded and restored. Every Module subclass is registered by class name when it
-    is defined (``module_class(name)``); a class outside minicnn is stored by import
-    path 'package.module:Class' and must be importable where it is loaded.
+    Modules (Sequential's layers), tuples, dtypes, NumPy arrays and registered
+    functions and objects are encoded by name and restored. minicnn's own Module
+    classes are registered by class name when they are defined (``module_class(name)``);
+    a class of yours is registered with ``mc.register_layer`` (or given to ``mc.load``
+    as ``custom_objects``), as in Keras.
 
     Override ``get_config`` when the constructor arguments do not describe the module
     (Sequential after ``add``: its layers; a graph Model: its nodes) and
@@ -65,11 +66,11 @@ def reset_names():
 
 
 # ----------------------------------------------------------------------------- registry
-_CLASSES = {}        # class name -> Module subclass (minicnn's own and user classes)
+_CLASSES = {}        # class name -> minicnn's own Module subclass (register_layer adds yours)
 
 
 def module_class(name):
-    """The Module subclass registered under ``name`` ('Conv2D'), or None."""
+    """minicnn's own Module subclass named ``name`` ('Conv2D'), or None."""
     return _CLASSES.get(name)
 
 
@@ -92,10 +93,11 @@ class Module:
     training = True      # super().__init__() still works
 
     def __init_subclass__(cls, **kwargs):
-        """Register the class by name, and wrap its ``__init__`` so that the outermost
-        constructor call records its arguments (what ``get_config`` describes)."""
+        """Register minicnn's own classes by name, and wrap ``__init__`` so that the
+        outermost constructor call records its arguments (what ``get_config`` describes)."""
         super().__init_subclass__(**kwargs)
-        _CLASSES.setdefault(cls.__name__, cls)   # the first class of a name keeps it
+        if cls.__module__ == "minicnn" or cls.__module__.startswith("minicnn."):
+            _CLASSES.setdefault(cls.__name__, cls)   # the first class of a name keeps it
         init = cls.__dict__.get("__init__")
         if init is None or getattr(init, "records_arguments", False):
             return

@@ -164,7 +164,10 @@ class GraphModel(Model):
 
     @classmethod
     def from_config(cls, config):
-        """Redraw the graph: call the (new, unbuilt) layers on symbolic tensors again."""
+        """Redraw the graph: call the (new, unbuilt) layers on symbolic tensors again.
+        The wiring is checked first (it may come from a file): every index in range,
+        every parent an earlier node."""
+        _check_graph_config(config)
         layers, nodes = config["layers"], []
         for layer_i, parents, multi in config["nodes"]:
             layer = layers[layer_i]
@@ -259,3 +262,30 @@ def macs_of(module, input_shape):
 
 
 __all__ = ["GraphModel", "macs_of"]
+
+
+def _check_graph_config(config):
+    """Raise ValueError unless ``config`` is GraphModel.get_config's shape: layers, nodes
+    [layer index, [earlier node indices], multi_input], inputs and outputs node indices."""
+    def index(value, limit):
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit
+    from ..layers.module import Module
+    allowed = {"name", "layers", "nodes", "inputs", "outputs"}
+    if not (isinstance(config, dict) and set(config) <= allowed and allowed - {"name"} <= set(config)):
+        raise ValueError(f"a graph Model's config has the keys {sorted(allowed)}")
+    layers, nodes = config["layers"], config["nodes"]
+    if not (isinstance(layers, list) and all(isinstance(layer, Module) for layer in layers)):
+        raise ValueError("a graph Model's 'layers' must be a list of layers")
+    if not isinstance(nodes, list):
+        raise ValueError("a graph Model's 'nodes' must be a list")
+    for i, node in enumerate(nodes):
+        if not (isinstance(node, list) and len(node) == 3 and index(node[0], len(layers))
+                and isinstance(node[1], list) and all(index(p, i) for p in node[1])
+                and isinstance(node[2], bool)
+                and (isinstance(layers[node[0]], InputLayer) or node[1])):
+            raise ValueError(f"a graph Model's node {i} is not [layer index, [earlier node "
+                             f"indices], multi_input]: {str(node)[:80]}")
+    for key in ("inputs", "outputs"):
+        ends = config[key] if isinstance(config[key], list) else [config[key]]
+        if not ends or not all(index(n, len(nodes)) for n in ends):
+            raise ValueError(f"a graph Model's '{key}' must be node indices below {len(nodes)}")
