@@ -28,6 +28,8 @@ import time
 
 import numpy as np
 
+from .files import defer_sigint
+
 
 class Callback:
     """Base class: every hook does nothing."""
@@ -134,7 +136,7 @@ class EarlyStopping(Callback):
         if value is None:
             raise KeyError(f"EarlyStopping: monitor {self.monitor!r} is not logged; the logs "
                            f"have {sorted(logs)} (val_* needs validation data)")
-        if self.best is None or self.sign * (value - self.best) > self.min_delta:
+        if _improves(value, self.best, self.sign, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
                 self.best_weights = self.model.state_dict()
@@ -150,7 +152,12 @@ class EarlyStopping(Callback):
         return {"best": self.best, "wait": self.wait}
 
     def set_state(self, state):
-        self.best, self.wait = state.get("best"), state.get("wait", 0)
+        best = _state_value(state, "best", "EarlyStopping")
+        wait = state.get("wait", 0)
+        if not isinstance(wait, int) or isinstance(wait, bool) or wait < 0:
+            raise ValueError(f"EarlyStopping: the saved 'wait' must be a whole number >= 0, "
+                             f"got {wait!r}")
+        self.best, self.wait = best, wait
 
 
 def _sign(monitor, mode):
@@ -159,15 +166,43 @@ def _sign(monitor, mode):
     return 1.0 if mode == "max" else -1.0
 
 
+def _improves(value, best, sign, min_delta=0.0):
+    """True if ``value`` is better than ``best`` by more than min_delta (sign +1: larger
+    is better, -1: smaller). NaN or infinity is never an improvement."""
+    if not _is_finite_number(value):
+        return False
+    return best is None or sign * (value - best) > min_delta
+
+
+def _is_finite_number(value):
+    return (isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+            and bool(np.isfinite(value)))
+
+
+def _state_value(state, key, owner, low=None):
+    """state[key] from a checkpoint: None or a finite number (>= low if given)."""
+    value = state.get(key)
+    if value is not None and (not _is_finite_number(value)
+                              or (low is not None and value < low)):
+        bound = f" >= {low}" if low is not None else ""
+        raise ValueError(f"{owner}: the saved {key!r} must be a finite number{bound} or "
+                         f"null, got {value!r}")
+    return value
+
+
 # ----------------------------------------------------------------------------- checkpoints
 class ModelCheckpoint(Callback):
     """Save a checkpoint (minicnn.save: architecture, weights, optimiser, training
     position) at the end of every epoch, and when training is interrupted (Ctrl-C).
 
-    save_best_only  save only when ``monitor`` improves (mode as EarlyStopping); the
-                    interrupt checkpoint then goes to '<name>.interrupted.npz'
-    The file is written atomically: a crash never leaves a half-written checkpoint.
-    ``last_saved`` is (path, epochs completed) of the latest save."""
+    save_best_only  save only when ``monitor`` improves (mode as EarlyStopping; NaN is
+                    never an improvement); the interrupt checkpoint then goes to
+                    '<name>.interrupted.npz'
+    The file is written atomically: a crash never leaves a half-written checkpoint, and
+    Ctrl-C during the write waits for it to finish. Weights that hold NaN or infinity
+    are never saved (NonFiniteWeightsError), so a good checkpoint is never replaced by
+    a broken one. ``last_saved`` is (path, epochs completed) of the latest save;
+    ``interrupt_saved`` the path written on Ctrl-C (None if nothing was)."""
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
         self.filepath = str(filepath)
@@ -175,11 +210,23 @@ class ModelCheckpoint(Callback):
         self.sign = _sign(monitor, mode)
         self.best = None
         self.last_saved = None
+        self.interrupt_saved = None
 
     def _save(self, path):
+        """Save the model to ``path`` unless a weight is not finite; returns path."""
         from .checkpoint import save
-        save(self.model, path, training_state=self.model.training_state())
-        self.last_saved = (path, self.model.training_state()["epoch"])
+        from .train import NonFiniteWeightsError, _names, non_finite_weights
+        bad = non_finite_weights(self.model)
+        if bad:
+            kept = (f"the last good checkpoint is {self.last_saved[0]} (after epoch "
+                    f"{self.last_saved[1]})" if self.last_saved else "nothing was saved")
+            raise NonFiniteWeightsError(f"ModelCheckpoint: not saving {path}: the weights "
+                                        f"{_names(bad)} are NaN or infinite; {kept}")
+        with defer_sigint():                 # Ctrl-C waits until the file and the record agree
+            state = self.model.training_state()
+            save(self.model, path, training_state=state)
+            self.last_saved = (path, None if state is None else state["epoch"])
+        return path
 
     def on_epoch_end(self, epoch, logs):
         if self.save_best_only:
@@ -187,7 +234,7 @@ class ModelCheckpoint(Callback):
             if value is None:
                 raise KeyError(f"ModelCheckpoint: monitor {self.monitor!r} is not logged; the "
                                f"logs have {sorted(logs)}")
-            if self.best is not None and self.sign * (value - self.best) <= 0:
+            if not _improves(value, self.best, self.sign):
                 return
             self.best = value
         self._save(self.filepath)
@@ -197,13 +244,14 @@ class ModelCheckpoint(Callback):
         if self.save_best_only:
             stem = path[:-4] if path.endswith(".npz") else path
             path = stem + ".interrupted.npz"
-        self._save(path)
+        with defer_sigint():
+            self.interrupt_saved = self._save(path)
 
     def get_state(self):
         return {"best": self.best}
 
     def set_state(self, state):
-        self.best = state.get("best")
+        self.best = _state_value(state, "best", "ModelCheckpoint")
 
 
 # ----------------------------------------------------------------------------- learning rate
@@ -235,7 +283,7 @@ class LearningRateScheduler(Callback):
         return {"base_lr": self.base_lr}
 
     def set_state(self, state):
-        self.base_lr = state.get("base_lr")
+        self.base_lr = _state_value(state, "base_lr", "LearningRateScheduler", low=0)
 
 
 def _warm(t, warmup, value):

@@ -16,6 +16,13 @@ hyper-parameters, the per-parameter buffers (NumPy arrays) and the step counts:
 training resumed from a saved state gives the same weights as never stopping.
 ``opt.lr`` may be changed between steps (a learning-rate schedule).
 
+Hyper-parameters are checked where they come in, the constructor and
+``load_state_dict`` (whose state may come from a file): each must be a finite number
+in its range (NaN, infinity and strings are refused, naming the argument); a saved
+state may hold only the optimiser's own hyper-parameters and buffers, each checked.
+``step()`` holds back Ctrl-C until every parameter is updated (minicnn.files.defer_sigint),
+so an interrupted run never keeps half a step.
+
 Notation in the docstrings: p a parameter, g its gradient, lr the learning rate, t the
 step count (1 for the first step). Parameters whose ``grad`` is None (not reached by the
 last backward) are skipped and their buffers are left alone. Updates are made in place
@@ -28,17 +35,21 @@ import numbers
 import numpy as np
 
 from .backend import array_module
+from .files import defer_sigint
 from .tensor import Tensor
 
 
 class Optimizer(abc.ABC):
     """Base class: holds the parameters, the hyper-parameters and per-parameter state.
 
-    A subclass lists its hyper-parameters in ``defaults`` and implements
+    A subclass lists its hyper-parameters in ``defaults``, the arrays it keeps per
+    parameter in ``state_arrays`` (besides the step count "step"), checks its
+    hyper-parameters in ``check_hyperparameters(hyper)`` and implements
     ``update(p, g, state)``, which changes ``p.data`` in place and keeps its buffers in
     the dict ``state`` (one dict per parameter, created empty).
     """
     defaults = {}
+    state_arrays = ()
 
     def __init__(self, params=None, **hyper):
         """hyper: the subclass's hyper-parameters; None (or left out) means the default."""
@@ -54,10 +65,10 @@ class Optimizer(abc.ABC):
             raise TypeError(f"{type(self).__name__} got unknown argument(s) {sorted(unknown)}; "
                             f"it takes {sorted(self.defaults)} (and learning_rate, an alias "
                             f"of lr)")
-        for name, default in self.defaults.items():
-            value = hyper.get(name)
-            setattr(self, name, default if value is None else value)
-        self.check_hyperparameters()
+        values = {name: default if hyper.get(name) is None else hyper[name]
+                  for name, default in self.defaults.items()}
+        for name, value in self.check_hyperparameters(values).items():
+            setattr(self, name, value)
         self.params = []
         self.state = []
         if params is not None:
@@ -75,12 +86,15 @@ class Optimizer(abc.ABC):
     def hyperparameters(self):
         return {name: getattr(self, name) for name in self.defaults}
 
-    def check_hyperparameters(self):
-        if not self.lr >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {self.lr}")
-        if getattr(self, "weight_decay", 0) < 0:
-            raise ValueError(f"{type(self).__name__}: weight_decay must be >= 0, "
-                             f"got {self.weight_decay}")
+    def check_hyperparameters(self, hyper):
+        """A checked copy of ``hyper`` ({name: value} for every name in ``defaults``);
+        a value of the wrong type, NaN, infinite or out of range raises a ValueError
+        that names it. Subclasses check their own names after calling this."""
+        checked = dict(hyper)
+        checked["lr"] = _number(self, "lr", hyper["lr"], low=0)
+        if "weight_decay" in hyper:
+            checked["weight_decay"] = _number(self, "weight_decay", hyper["weight_decay"], low=0)
+        return checked
 
     # -- parameters
     @property
@@ -118,11 +132,12 @@ class Optimizer(abc.ABC):
             raise RuntimeError(f"{type(self).__name__} has no parameters: pass them, "
                                f"{type(self).__name__}(model.parameters(), ...), or give the "
                                f"optimizer to model.compile(optimizer=...) which binds them")
-        for p, state in zip(self.params, self.state):
-            if p.grad is None:
-                continue
-            g = p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
-            self.update(p, g, state)
+        with defer_sigint():                    # Ctrl-C waits: never half a step
+            for p, state in zip(self.params, self.state):
+                if p.grad is None:
+                    continue
+                g = p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
+                self.update(p, g, state)
 
     @abc.abstractmethod
     def update(self, p, g, state):
@@ -142,18 +157,72 @@ class Optimizer(abc.ABC):
                 "state": [{k: copy(v) for k, v in s.items()} for s in self.state]}
 
     def load_state_dict(self, state_dict):
-        """Restore what ``state_dict`` saved; continuing then matches never stopping."""
-        name = state_dict.get("optimizer")
-        if name != type(self).__name__:
-            raise ValueError(f"this state was saved by a {name} optimizer; it cannot be loaded "
-                             f"into {type(self).__name__}")
-        for key, value in state_dict["hyperparameters"].items():
-            setattr(self, key, tuple(value) if isinstance(value, list) else value)
-        saved = [dict(s) for s in state_dict["state"]]
-        if self.params:
-            self.state = self._restore(saved, self.params)
+        """Restore what ``state_dict`` saved; continuing then matches never stopping.
+
+        The state may come from a file, so everything is checked before anything
+        changes: only this optimizer's hyper-parameters (``defaults``), each valid; per
+        parameter only "step" (a whole number >= 0) and this optimizer's buffers
+        (``state_arrays``: finite numeric arrays of the parameter's shape). Anything else
+        raises a ValueError that names the key."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict):
+            raise ValueError(f"{name}.load_state_dict: expected a dict (from state_dict()), "
+                             f"got {type(state_dict).__name__}")
+        saved_by = state_dict.get("optimizer")
+        if saved_by != name:
+            raise ValueError(f"this state was saved by a {saved_by} optimizer; it cannot be "
+                             f"loaded into {name}")
+        hyper = state_dict.get("hyperparameters", {})
+        if not isinstance(hyper, dict):
+            raise ValueError(f"{name}.load_state_dict: 'hyperparameters' must be a dict, got "
+                             f"{type(hyper).__name__}")
+        unknown = sorted(str(k) for k in hyper if k not in self.defaults)
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: the saved hyper-parameter(s) {unknown} "
+                             f"are not {name}'s; it has {sorted(self.defaults)}")
+        merged = dict(self.hyperparameters(),
+                      **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()})
+        try:
+            checked = self.check_hyperparameters(merged)
+        except ValueError as error:
+            raise ValueError(f"{name}.load_state_dict: the saved hyper-parameters are not "
+                             f"valid: {error}") from None
+        per_param = state_dict.get("state", [])
+        if not isinstance(per_param, list) or not all(isinstance(s, dict) for s in per_param):
+            raise ValueError(f"{name}.load_state_dict: 'state' must be a list with one dict "
+                             f"per parameter")
+        saved = [self.check_state(i, dict(s)) for i, s in enumerate(per_param)]
+        restored = self._restore(saved, self.params) if self.params else None
+        for key in self.defaults:               # only now: nothing changes on an error
+            setattr(self, key, checked[key])
+        if restored is not None:
+            self.state = restored
         else:                                   # not bound yet: bind() restores it
             self._saved_state = saved
+
+    def check_state(self, i, entry):
+        """Check one parameter's saved state: only "step" and ``state_arrays`` keys, a
+        step count >= 0, finite numeric arrays. Returns it (shapes: ``_restore``)."""
+        name = type(self).__name__
+        for key, value in entry.items():
+            where = f"{name}.load_state_dict: parameter {i}'s saved {key!r}"
+            if key == "step":
+                if not isinstance(value, (int, np.integer)) or isinstance(value, bool) \
+                        or value < 0:
+                    raise ValueError(f"{where} must be a whole number >= 0, got {value!r}")
+                entry[key] = int(value)
+            elif key in self.state_arrays:
+                if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+                    raise ValueError(f"{where} must be an array, got {type(value).__name__}")
+                if np.dtype(value.dtype).kind not in "fiu":
+                    raise ValueError(f"{where} must hold numbers, not {value.dtype}")
+                if not bool(array_module(value).isfinite(value).all()):
+                    raise ValueError(f"{where} holds NaN or infinity")
+            else:
+                raise ValueError(f"{name}.load_state_dict: parameter {i}'s saved state has "
+                                 f"the key {str(key)!r}, which {name} does not keep; it keeps "
+                                 f"{sorted(('step',) + tuple(self.state_arrays))}")
+        return entry
 
     def _restore(self, saved, params):
         """Per-parameter state from saved NumPy copies, in each parameter's array type."""
@@ -182,6 +251,20 @@ def _to_numpy(a):
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.array(a)
 
 
+def _number(optimizer, key, value, low=None, below=None):
+    """``value`` as a float if it is a finite real number in [low, below), else a
+    ValueError naming the optimizer and ``key``."""
+    name = type(optimizer).__name__
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name}: {key} must be a finite number, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name}: {key} must be >= {low}, got {value!r}")
+    if below is not None and value >= below:
+        raise ValueError(f"{name}: {key} must be < {below}, got {value!r}")
+    return float(value)
+
+
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum (PyTorch's rule).
 
@@ -194,6 +277,7 @@ class SGD(Optimizer):
     SGD(params=None, lr=0.01, momentum=0, dampening=0, weight_decay=0, nesterov=False)
     """
     defaults = dict(lr=0.01, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
+    state_arrays = ("momentum_buffer",)
 
     def __init__(self, params=None, lr=None, momentum=None, dampening=None, weight_decay=None,
                  nesterov=None, *, learning_rate=None):
@@ -201,12 +285,16 @@ class SGD(Optimizer):
                          weight_decay=weight_decay, nesterov=nesterov,
                          learning_rate=learning_rate)
 
-    def check_hyperparameters(self):
-        super().check_hyperparameters()
-        if self.momentum < 0:
-            raise ValueError(f"SGD: momentum must be >= 0, got {self.momentum}")
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+    def check_hyperparameters(self, hyper):
+        checked = super().check_hyperparameters(hyper)
+        checked["momentum"] = _number(self, "momentum", hyper["momentum"], low=0)
+        checked["dampening"] = _number(self, "dampening", hyper["dampening"])
+        if not isinstance(hyper["nesterov"], (bool, np.bool_)):
+            raise ValueError(f"SGD: nesterov must be True or False, got {hyper['nesterov']!r}")
+        checked["nesterov"] = bool(hyper["nesterov"])
+        if checked["nesterov"] and (checked["momentum"] <= 0 or checked["dampening"] != 0):
             raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+        return checked
 
     def update(self, p, g, state):
         if self.weight_decay:
@@ -235,6 +323,7 @@ class Adam(Optimizer):
     Adam(params=None, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
     """
     defaults = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    state_arrays = ("exp_avg", "exp_avg_sq")
     decoupled_weight_decay = False
 
     def __init__(self, params=None, lr=None, betas=None, eps=None, weight_decay=None, *,
@@ -242,14 +331,27 @@ class Adam(Optimizer):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          learning_rate=learning_rate)
 
-    def check_hyperparameters(self):
-        super().check_hyperparameters()
-        self.betas = tuple(self.betas)
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+    def check_hyperparameters(self, hyper):
+        checked = super().check_hyperparameters(hyper)
+        betas = hyper["betas"]
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool)
+                           and 0 <= b < 1 for b in betas)):
             raise ValueError(f"{type(self).__name__}: betas must be two numbers in [0, 1), "
-                             f"got {self.betas}")
-        if self.eps < 0:
-            raise ValueError(f"{type(self).__name__}: eps must be >= 0, got {self.eps}")
+                             f"got {betas!r}")
+        checked["betas"] = tuple(float(b) for b in betas)
+        checked["eps"] = _number(self, "eps", hyper["eps"], low=0)
+        return checked
+
+    def check_state(self, i, entry):
+        """Adam keeps the step count and both moments together: all three, or none."""
+        entry = super().check_state(i, entry)
+        keys = {"step", "exp_avg", "exp_avg_sq"}
+        if entry and set(entry) != keys:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: parameter {i}'s saved "
+                             f"state has {sorted(entry)}; it needs all of {sorted(keys)} "
+                             f"(or none)")
+        return entry
 
     def update(self, p, g, state):
         xp = array_module(p.data)

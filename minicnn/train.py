@@ -21,22 +21,42 @@ Usage::
     loss, acc = model.evaluate(x_test, y_test)
     probs = model.predict(x_test)              # a NumPy array
 """
+import numbers
 import signal
 import threading
+import zlib
 
 import numpy as np
 
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
+from .backend import array_module
 from .callbacks import CallbackList, ProgressBar
 from .data import checks as _checks
+from .files import defer_sigint
 from .rng import global_rng, new_rng
 from .tensor import Tensor, get_default_dtype, no_grad
 
 
-class NonFiniteLossError(FloatingPointError):
-    """The training loss became NaN or infinite (the message names the epoch and batch)."""
+class NonFiniteError(FloatingPointError):
+    """Training produced NaN or infinity (a loss or the weights); nothing non-finite was
+    saved, and the message names the last good checkpoint if a ModelCheckpoint wrote one."""
+
+
+class NonFiniteLossError(NonFiniteError):
+    """The training loss became NaN or infinite (the message names the epoch and batch),
+    or the validation loss did (the message names the epoch)."""
+
+
+class NonFiniteWeightsError(NonFiniteError):
+    """The weights hold NaN or infinity (the message names them); they are not saved."""
+
+
+def non_finite_weights(model):
+    """The names of the model's weights that hold a NaN or an infinity ([] if none)."""
+    return [name for name, p in model.named_parameters(trainable_only=False)
+            if not bool(array_module(p.data).isfinite(p.data).all())]
 
 
 class History:
@@ -138,14 +158,20 @@ class TrainingAPI:
                    uninterrupted run's)
 
         Ctrl-C stops after the current batch: callbacks' ``on_interrupt`` runs (a
-        ModelCheckpoint saves) and KeyboardInterrupt is raised. A loss that is NaN or
-        infinite raises NonFiniteLossError (naming the epoch and batch) before the step.
+        ModelCheckpoint saves) and KeyboardInterrupt is raised. A second Ctrl-C stops at
+        once, except within an optimiser step and its bookkeeping, and within a save:
+        those finish first, so a checkpoint always holds whole steps. A loss that is NaN
+        or infinite raises NonFiniteLossError (naming the epoch and batch) before the step;
+        weights that are not finite after an epoch raise NonFiniteWeightsError, and a
+        non-finite validation loss NonFiniteLossError, before any callback saves them.
         """
         self._check_compiled("fit")
         x, y = _check_xy(x, y, "fit")
         _check_positive(batch_size=batch_size, epochs=epochs)
         x, y, validation_data = _split_validation(x, y, validation_data, validation_split)
         saved = self._resume_state(resume)
+        if saved is not None:
+            saved = checked_training_state(saved)
         callback_list = list(callbacks or [])
         if verbose:
             callback_list.append(ProgressBar(epochs, len(x)))
@@ -153,9 +179,10 @@ class TrainingAPI:
         n, batches = len(x), -(-len(x) // batch_size)
         self._fit = _FitState(seed=int(new_rng(seed).integers(2**63)) if saved is None
                               else saved["seed"], epochs=epochs, batch_size=batch_size,
-                              shuffle=shuffle, callbacks=callback_list)
+                              shuffle=shuffle, callbacks=callback_list,
+                              data=_data_fingerprint(y))
         if saved is not None:
-            self._fit.restore(saved, self)
+            self._fit.restore(saved, self, batches)
         self.history = history = self._fit.history
         self.stop_training = False
         hooks.on_train_begin({"batches": batches, "samples": n})
@@ -167,17 +194,20 @@ class TrainingAPI:
                     if validation_data is not None:
                         val = self._evaluate_logs(*validation_data, batch_size)
                         logs.update({"val_" + k: v for k, v in val.items()})
-                    self._fit.end_epoch()
+                    self._check_finite_epoch(epoch, logs)
+                    self._fit.end_epoch(logs)
                     hooks.on_epoch_end(epoch, logs)
                     history.append(epoch, logs)
+                    self._fit.pending_logs = None
                     if self.stop_training:
                         break
                     if interrupted():
                         raise KeyboardInterrupt
             except KeyboardInterrupt:
-                hooks.on_interrupt()
+                with defer_sigint():             # Ctrl-C again waits for the saves to finish
+                    hooks.on_interrupt()
                 raise
-            except NonFiniteLossError as error:
+            except NonFiniteError as error:
                 saved_by = [c.last_saved for c in callback_list
                             if getattr(c, "last_saved", None)]
                 if saved_by:
@@ -186,6 +216,24 @@ class TrainingAPI:
                 raise
         hooks.on_train_end(history.last())
         return history
+
+    def _check_finite_epoch(self, epoch, logs):
+        """Raise before the epoch's callbacks (and their saves) if training blew up in
+        its last steps: the batch check sees a NaN only in the next batch's loss."""
+        bad = non_finite_weights(self)
+        if bad:
+            raise NonFiniteWeightsError(
+                f"the weights became NaN or infinite in epoch {epoch + 1} ({_names(bad)}); "
+                f"they were not saved. Try a lower learning rate (now {self.optimizer.lr}), "
+                f"check the optimizer's settings ({self.optimizer!r}), or check the data for NaN")
+        for name in ("loss", "val_loss"):
+            value = logs.get(name)
+            if value is not None and not np.isfinite(value):
+                data = "validation data" if name == "val_loss" else "data"
+                raise NonFiniteLossError(
+                    f"the {'validation ' if name == 'val_loss' else ''}loss is {value} after "
+                    f"epoch {epoch + 1}; the weights were not saved. Try a lower learning rate "
+                    f"(now {self.optimizer.lr}), or check the {data} for NaN")
 
     def _train_epoch(self, epoch, x, y, hooks, transform, interrupted):
         """One pass over the batches of ``epoch`` (from where a resumed run stopped)."""
@@ -201,9 +249,10 @@ class TrainingAPI:
             x_batch, y_batch = _checks.to_float_images(x[index]), y[index]   # uint8: / 255
             if transform is not None:
                 x_batch = transform(x_batch, np.random.default_rng([state.seed, epoch, batch]))
-            loss, y_pred = self.train_step(x_batch, y_batch, epoch, batch)
-            state.totals.add(loss, self.compute_metrics(y_pred, y_batch), len(index))
-            state.batch = batch + 1
+            with defer_sigint():             # Ctrl-C waits for the whole step and the count
+                loss, y_pred = self.train_step(x_batch, y_batch, epoch, batch)
+                state.totals.add(loss, self.compute_metrics(y_pred, y_batch), len(index))
+                state.batch = batch + 1
             hooks.on_batch_end(epoch, batch, dict(state.totals.result(), size=len(index)))
             if interrupted():
                 raise KeyboardInterrupt
@@ -216,10 +265,15 @@ class TrainingAPI:
         loss = self.compute_loss(y_pred, y_batch)
         value = float(loss.item())
         if not np.isfinite(value):
+            bad = non_finite_weights(self)
+            weights = (f"the weights were already NaN or infinite ({_names(bad)}): an earlier "
+                       f"step made them so, check the optimizer's settings" if bad else
+                       "training stopped before that step, so the weights are the last "
+                       "finite ones")
             raise NonFiniteLossError(
-                f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1}; training "
-                f"stopped before that step, so the weights are the last finite ones. Try a "
-                f"lower learning rate (now {self.optimizer.lr}), or check the data for NaN")
+                f"the loss became {value} at epoch {epoch + 1}, batch {batch + 1}; {weights}. "
+                f"Try a lower learning rate (now {self.optimizer.lr}), or check the data for "
+                f"NaN")
         loss.backward()
         self.optimizer.step()
         return value, y_pred
@@ -330,35 +384,131 @@ class _FitState:
     """Where a fit is: epoch, batch within it, partial sums, history, and the seed that
     fixes every epoch's order. Saved in checkpoints so a run resumes exactly."""
 
-    def __init__(self, seed, epochs, batch_size, shuffle, callbacks):
+    def __init__(self, seed, epochs, batch_size, shuffle, callbacks, data=None):
         self.seed, self.epochs, self.batch_size, self.shuffle = seed, epochs, batch_size, shuffle
-        self.callbacks = callbacks
+        self.callbacks, self.data = callbacks, data
         self.epoch, self.batch, self.totals, self.history = 0, 0, _Totals(), History()
+        self.pending_logs = None        # an ended epoch's logs, before History has them
 
-    def end_epoch(self):
+    def end_epoch(self, logs=None):
+        """The epoch is done; its ``logs`` go into a checkpoint saved before History has
+        them (ModelCheckpoint saves in on_epoch_end)."""
         self.epoch, self.batch, self.totals = self.epoch + 1, 0, _Totals()
+        self.pending_logs = logs
 
     def to_json(self, model):
+        history = {k: list(v) for k, v in self.history.history.items()}
+        if self.pending_logs is not None:
+            for name, value in self.pending_logs.items():
+                history.setdefault(name, []).append(value)
         return {"epoch": self.epoch, "batch": self.batch, "seed": self.seed,
                 "epochs": self.epochs, "batch_size": self.batch_size, "shuffle": self.shuffle,
+                "data": self.data,
                 "totals": {"count": self.totals.count, "sums": self.totals.sums},
-                "history": self.history.history, "rng": random_states(model),
+                "history": history, "rng": random_states(model),
                 "callbacks": [{"class": type(c).__name__, "state": c.get_state()}
                               for c in self.callbacks]}
 
-    def restore(self, saved, model):
+    def restore(self, saved, model, batches):
+        """Continue from ``saved`` (checked by checked_training_state): same batch size,
+        order and data, else a ValueError that says what differs."""
         if saved["batch_size"] != self.batch_size or saved["shuffle"] != self.shuffle:
             raise ValueError(f"fit(resume=...): the checkpoint was trained with batch_size="
                              f"{saved['batch_size']}, shuffle={saved['shuffle']}; resume with "
                              f"the same values (got {self.batch_size}, {self.shuffle})")
+        data = saved.get("data")
+        if data is not None and self.data is not None and data != self.data:
+            raise ValueError(f"fit(resume=...): the checkpoint was trained on other data "
+                             f"({data['samples']} samples, labels checksum {data['labels']}); "
+                             f"this data has {self.data['samples']} samples, checksum "
+                             f"{self.data['labels']}. Resume on the same data, or train afresh")
+        if saved["batch"] > batches:
+            raise ValueError(f"fit(resume=...): the checkpoint stopped after batch "
+                             f"{saved['batch']} of an epoch, but this data has {batches} "
+                             f"batches per epoch; resume on the same data")
         self.epoch, self.batch = saved["epoch"], saved["batch"]
         self.totals = _Totals(saved["totals"]["count"], saved["totals"]["sums"])
-        for epoch, _ in enumerate(next(iter(saved["history"].values()), [])):
-            self.history.append(epoch, {k: v[epoch] for k, v in saved["history"].items()})
+        history = saved["history"]
+        for epoch in range(len(next(iter(history.values()), []))):
+            self.history.append(epoch, {k: v[epoch] for k, v in history.items()})
         set_random_states(model, saved["rng"])
         for c, s in zip(self.callbacks, saved["callbacks"]):
             if type(c).__name__ == s["class"]:
-                c.set_state(s["state"])
+                try:
+                    c.set_state(s["state"])
+                except (ValueError, TypeError, KeyError, AttributeError) as error:
+                    raise _bad_state(f"the state of the callback {s['class']} is not valid "
+                                     f"({error})") from None
+
+
+def checked_training_state(saved):
+    """The training state a checkpoint holds (its header's "training"), after checking
+    every field ``fit(resume=...)`` reads: a malformed one raises CheckpointError saying
+    which and why, never a KeyError or TypeError from deep inside ``fit``."""
+    if not isinstance(saved, dict):
+        raise _bad_state(f"it is a {type(saved).__name__}, not a mapping")
+    for key, low in (("epoch", 0), ("batch", 0), ("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        value = saved.get(key)
+        if not _is_int(value) or value < low:
+            raise _bad_state(f"{key!r} must be a whole number >= {low}, got {value!r}")
+    if not isinstance(saved.get("shuffle"), bool):
+        raise _bad_state(f"'shuffle' must be true or false, got {saved.get('shuffle')!r}")
+    totals = saved.get("totals")
+    if (not isinstance(totals, dict) or not _is_int(totals.get("count"))
+            or totals["count"] < 0 or not _numbers_by_name(totals.get("sums"))):
+        raise _bad_state(f"'totals' must be {{'count': a whole number >= 0, 'sums': "
+                         f"{{name: number}}}}, got {totals!r}")
+    history = saved.get("history")
+    if (not isinstance(history, dict)
+            or not all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
+            or not all(_numbers_by_name(dict(enumerate(v))) for v in history.values())
+            or len({len(v) for v in history.values()}) > 1):
+        raise _bad_state("'history' must map each logged name to a list of numbers, all of "
+                         "the same length")
+    data = saved.get("data")
+    if data is not None and (not isinstance(data, dict) or set(data) != {"samples", "labels"}
+                             or not all(_is_int(v) for v in data.values())):
+        raise _bad_state(f"'data' must be {{'samples': n, 'labels': checksum}}, got {data!r}")
+    rng = saved.get("rng")
+    if (not isinstance(rng, dict) or "global" not in rng
+            or not all(isinstance(k, str) and isinstance(v, dict) for k, v in rng.items())):
+        raise _bad_state("'rng' must map generator names (at least 'global') to their states")
+    callbacks = saved.get("callbacks")
+    if not isinstance(callbacks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("class"), str)
+            and isinstance(c.get("state"), dict) for c in callbacks):
+        raise _bad_state("'callbacks' must be a list of {'class': name, 'state': {...}}")
+    return saved
+
+
+def _bad_state(what):
+    from .checkpoint import CheckpointError
+    return CheckpointError(f"the checkpoint's training state is not valid: {what}. The file "
+                           f"is damaged or was not written by minicnn's fit; load it with "
+                           f"mc.load and train afresh, without resume")
+
+
+def _is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _numbers_by_name(values):
+    """True if ``values`` is a dict of real numbers (NaN allowed: a logged value)."""
+    return isinstance(values, dict) and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values.values())
+
+
+def _names(names, most=3):
+    """'a, b, c and 2 more' for an error message."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _data_fingerprint(y):
+    """How many samples, and a checksum of their labels: a resumed fit must see the data
+    the checkpoint was trained on."""
+    labels = np.ascontiguousarray(_numpy(y))
+    return {"samples": int(len(labels)), "labels": zlib.crc32(labels.tobytes())}
 
 
 def random_states(model):
@@ -372,11 +522,22 @@ def random_states(model):
 
 
 def set_random_states(model, states):
-    global_rng().bit_generator.state = states["global"]
+    """Put back the generator states ``random_states`` saved. Each saved state is tried
+    on a scratch generator of the same kind first, so a malformed one raises
+    CheckpointError (naming it) before any generator changes."""
+    targets = {"global": global_rng()}
     for path, module in model.named_modules():
         for attr, value in vars(module).items():
             if isinstance(value, np.random.Generator) and f"{path}.{attr}" in states:
-                value.bit_generator.state = states[f"{path}.{attr}"]
+                targets[f"{path}.{attr}"] = value
+    for name, generator in targets.items():
+        try:
+            type(generator.bit_generator)().state = states[name]
+        except (TypeError, ValueError, KeyError, OverflowError) as error:
+            raise _bad_state(f"the random generator state {name!r} does not fit a "
+                             f"{type(generator.bit_generator).__name__} ({error})") from None
+    for name, generator in targets.items():
+        generator.bit_generator.state = states[name]
 
 
 class _interrupt_after_batch:
