@@ -16,17 +16,26 @@ unless a path or $MINICNN_DATA is given), from the data sets' own mirrors, check
 MD5s (see minicnn.data.download). Offline, the error lists the missing files and where
 to put them.
 """
+import gzip
 import os
+import shutil
 import tarfile
+import tempfile
+import zlib
 
 import numpy as np
 
 from .cifar import read_cifar_bin, read_cifar_py
-from .download import DownloadError, download
+from .download import DownloadError, download as fetch   # load_cifar10's `download` is a flag
 from .idx import read_images_and_labels
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+# Sizes of the decompressed files (MNIST and Fashion-MNIST alike): a download, and what
+# it decompresses to, may not be larger (plus room for the gzip wrapper), so a server
+# that sends endlessly is cut off.
+MNIST_BYTES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
+               "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}
 
 # MD5 of the decompressed files (the .gz wrappers differ between mirrors).
 SPECS = {
@@ -55,7 +64,7 @@ SPECS = {
 }
 CIFAR = {
     "bin": {"folder": "cifar-10-batches-bin", "archive": "cifar-10-binary.tar.gz",
-            "md5": "c32a1d4ab5d03f1284b67883e8d87530", "suffix": ".bin",
+            "md5": "c32a1d4ab5d03f1284b67883e8d87530", "bytes": 170_052_171, "suffix": ".bin",
             "reader": read_cifar_bin},
     "py": {"folder": "cifar-10-batches-py", "archive": "cifar-10-python.tar.gz",
            "md5": "c58f30108f718f92721af3b95e74349a", "suffix": "", "reader": read_cifar_py},
@@ -121,9 +130,9 @@ def load_idx_dataset(dataset, path=None, download_missing=False, report=None):
         folder = os.path.join(_download_home(path), spec["folder"])
         for name in spec["files"]:
             if _locate(name, folder) is None:
-                download([m + name + ".gz" for m in spec["mirrors"]],
-                         os.path.join(folder, name + ".gz"), md5=spec["md5"][name],
-                         gunzip_md5=True, report=report)
+                fetch([m + name + ".gz" for m in spec["mirrors"]],
+                      os.path.join(folder, name + ".gz"), md5=spec["md5"][name],
+                      gunzip_md5=True, max_bytes=MNIST_BYTES[name] + (1 << 20), report=report)
         folder, files = find_idx_dataset(dataset, folder)
     if folder is None:
         missing = [n + ".gz" for n in spec["files"] if n not in files]
@@ -174,9 +183,9 @@ def load_cifar10(path=None, download=False, train_batches=(1, 2, 3, 4, 5), repor
         spec = CIFAR["bin"]
         home = _download_home(path)
         archive = os.path.join(home, spec["archive"])
-        if not os.path.exists(archive):
-            download([m + spec["archive"] for m in CIFAR["mirrors"]], archive, md5=spec["md5"],
-                     report=report)
+        # An archive already there is verified first, and fetched again if it is wrong.
+        fetch([m + spec["archive"] for m in CIFAR["mirrors"]], archive, md5=spec["md5"],
+              size=spec["bytes"], report=report)
         _extract_cifar(archive, home, spec["folder"])
         version, folder, missing = find_cifar10(home, train_batches)
     if missing:
@@ -195,23 +204,61 @@ def load_cifar10(path=None, download=False, train_batches=(1, 2, 3, 4, 5), repor
 
 
 def _extract_cifar(archive, home, folder):
-    """Extract only the expected regular files of the archive's one folder (no paths
-    outside it, no links), each via a temporary name."""
-    wanted = {f"{folder}/{n}" for n in
-              [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin",
-                                                              "batches.meta.txt"]}
+    """Extract the batch files of a verified CIFAR-10 archive into ``home/folder``.
+
+    All or nothing: each expected member goes to a temporary file, and only when the
+    whole archive has been read are they renamed into place. Nothing of the archive can
+    land elsewhere: a member with an absolute path or a ``..``, a link, or a device is
+    refused, and other names are not written. An archive that does not decompress (or
+    is refused) is deleted, so that the next download fetches it afresh."""
+    batches = {f"{folder}/{n}" for n in [f"data_batch_{i}.bin" for i in range(1, 6)]
+               + ["test_batch.bin"]}
+    wanted = batches | {f"{folder}/batches.meta.txt"}
+    extracted = {}                                 # final path -> temporary path
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
-                if member.name in wanted and member.isfile():
+                _refuse_unsafe_member(member, wanted)
+                if member.name in wanted:
                     target = os.path.join(home, member.name)
                     os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with tar.extractfile(member) as src, open(target + ".part", "wb") as out:
-                        out.write(src.read())
-                    os.replace(target + ".part", target)
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise DownloadError(f"{archive}: cannot extract ({error}); delete it and download "
-                            f"again") from None
+                    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target),
+                                                         suffix=".part")
+                    extracted[target] = temporary
+                    with tar.extractfile(member) as src, os.fdopen(handle, "wb") as out:
+                        shutil.copyfileobj(src, out)
+        missing = sorted(batches - {name for name in wanted
+                                    if os.path.join(home, name) in extracted})
+        if missing:                                # tarfile stops quietly at a garbled header
+            raise tarfile.TarError(f"it holds no {', '.join(missing)}")
+        for target, temporary in extracted.items():
+            os.replace(temporary, target)
+    except (tarfile.TarError, zlib.error, gzip.BadGzipFile, EOFError) as error:
+        _remove_quietly(*extracted.values(), archive)
+        raise DownloadError(f"{archive}: not a usable CIFAR-10 archive ({error}); deleted it, "
+                            f"download it again (download=True, --download)") from None
+    except OSError as error:
+        _remove_quietly(*extracted.values())
+        raise DownloadError(f"{archive}: cannot extract it into {home} ({error})") from None
+
+
+def _refuse_unsafe_member(member, wanted):
+    """Raise tarfile.TarError for a member that could write outside its folder."""
+    parts = member.name.replace("\\", "/").split("/")
+    if member.name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise tarfile.TarError(f"member {member.name!r} points outside the archive's folder")
+    if not (member.isfile() or member.isdir()):
+        raise tarfile.TarError(f"member {member.name!r} is a link or a device, not a file")
+    if member.name in wanted and not member.isfile():
+        raise tarfile.TarError(f"member {member.name!r} is not a regular file")
+
+
+def _remove_quietly(*paths):
+    for path in paths:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def describe_datasets(path=None):
