@@ -6,15 +6,17 @@ bytes from two mirrors. Each test names the fault it plays and what must follow.
 import gzip
 import hashlib
 import http.server
+import io
 import json
 import os
+import tarfile
 import threading
 import zlib
 
 import numpy as np
 import pytest
 
-from minicnn.data import DownloadError, download, load_mnist
+from minicnn.data import DownloadError, download, load_cifar10, load_mnist
 from minicnn.data import datasets
 
 # Compressible content, so that gzip writes real deflate codes (random bytes would be
@@ -337,3 +339,90 @@ def test_load_mnist_downloads_missing_files_from_mirrors(server, tmp_path, monke
     assert x.shape == (3, 1, 28, 28) and len(yt) == 2
     assert sorted(os.listdir(tmp_path / "cache" / "minicnn" / "mnist")) == sorted(
         n + ".gz" for n in raw)
+
+
+def cifar_archive(labels, extra=()):
+    """A small CIFAR-10 binary archive: 4 records per batch, every label ``labels``.
+    ``extra``: more (TarInfo, bytes or None) members, added first."""
+    rng = np.random.default_rng(2)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info, data in extra:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+        for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+            records = rng.integers(0, 16, (4, 3073), dtype=np.uint8)
+            records[:, 0] = labels
+            data = records.tobytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def cifar_home(server, tmp_path, monkeypatch):
+    """An empty data folder; the CIFAR-10 spec points at the test server."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("MINICNN_DATA", raising=False)
+    monkeypatch.setitem(datasets.CIFAR, "mirrors", [server + "/kriz/"])
+    home = tmp_path / "data"
+    home.mkdir()
+    return home
+
+
+def serve_cifar(archive, monkeypatch):
+    Handler.files["/kriz/cifar-10-binary.tar.gz"] = archive
+    monkeypatch.setitem(datasets.CIFAR["bin"], "md5", hashlib.md5(archive).hexdigest())
+    monkeypatch.setitem(datasets.CIFAR["bin"], "bytes", len(archive))
+
+
+def test_load_cifar10_downloads_verifies_and_extracts_the_archive(cifar_home, monkeypatch):
+    # load_cifar10's flag `download` used to shadow the download function: 'bool' object
+    # is not callable.
+    serve_cifar(cifar_archive(labels=5), monkeypatch)
+    (x, y), (xt, yt) = load_cifar10(cifar_home, download=True, train_batches=[1, 2])
+    assert x.shape == (8, 3, 32, 32) and set(y) == {5} and len(yt) == 4
+    assert sorted(os.listdir(cifar_home)) == ["cifar-10-batches-bin", "cifar-10-binary.tar.gz"]
+    assert sorted(os.listdir(cifar_home / "cifar-10-batches-bin")) == sorted(
+        [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"])
+
+
+def test_a_cifar_archive_already_on_disk_is_verified_before_it_is_extracted(cifar_home,
+                                                                           monkeypatch):
+    serve_cifar(cifar_archive(labels=3), monkeypatch)
+    (cifar_home / "cifar-10-binary.tar.gz").write_bytes(cifar_archive(labels=7))   # not it
+    (x, y), (xt, yt) = load_cifar10(cifar_home, download=True, train_batches=[1])
+    assert x.shape == (4, 3, 32, 32) and set(y) == {3} and set(yt) == {3}
+    assert len(Handler.log) == 1                    # the bad archive was fetched again
+
+
+def test_a_cifar_archive_that_does_not_decompress_is_reported_and_deleted(cifar_home,
+                                                                         monkeypatch):
+    good, other = cifar_archive(labels=3), cifar_archive(labels=4)
+    broken = good[:len(good) // 2] + other[len(good) // 2:]
+    serve_cifar(broken, monkeypatch)                # its checksum is right, its data is not
+    with pytest.raises(DownloadError, match=r"cifar-10-binary.tar.gz: not a usable CIFAR-10 "
+                                            r"archive .*download it again"):
+        load_cifar10(cifar_home, download=True, train_batches=[1])
+    assert [p for p in cifar_home.rglob("*") if not p.is_dir()] == []   # none half-extracted
+
+
+@pytest.mark.parametrize("name, kind", [("cifar-10-batches-bin/data_batch_1.bin", tarfile.SYMTYPE),
+                                        ("../escaped.bin", tarfile.REGTYPE),
+                                        ("/tmp/escaped.bin", tarfile.REGTYPE),
+                                        ("cifar-10-batches-bin/x", tarfile.LNKTYPE)])
+def test_cifar_extraction_refuses_links_and_paths_outside_its_folder(cifar_home, monkeypatch,
+                                                                    name, kind):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    data = None
+    if kind == tarfile.REGTYPE:
+        data = b"not yours"
+        info.size = len(data)
+    else:
+        info.linkname = str(cifar_home.parent / "outside.bin")
+    serve_cifar(cifar_archive(labels=3, extra=[(info, data)]), monkeypatch)
+    with pytest.raises(DownloadError, match=f"member '{name}'"):
+        load_cifar10(cifar_home, download=True, train_batches=[1])
+    assert os.listdir(cifar_home.parent) == ["data"]
+    assert not os.path.lexists(cifar_home / "cifar-10-batches-bin" / "data_batch_1.bin")
