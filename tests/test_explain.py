@@ -323,3 +323,12 @@ def test_cli_step_needs_a_model_or_a_step(capsys):
     assert "give a MODEL" in capsys.readouterr().err
     assert main(["explain", "lenet", "--step", "relu"]) != 0
     assert "not both" in capsys.readouterr().err
+
+
+def test_explain_shows_the_estimated_memory_of_a_training_step():
+    model = mc.Sequential([Conv2D(2, 3, input_shape=(1, 8, 8)), Flatten(), Dense(3)])
+    result = model.explain(np.zeros((4, 1, 8, 8), np.float32), print_fn=None, repeats=1,
+                           train_step=False)
+    from minicnn.models.summary import estimate_memory
+    assert result.memory_estimate["total_bytes"] == estimate_memory(model, 4).total
+    assert "Estimated memory for a training step at batch 4 (float32)" in result.to_text()

@@ -143,3 +143,41 @@ def test_long_names_widen_the_table():
     text = model.summary(print_fn=None, line_length=100)
     assert "a_very_long_layer_name_indeed (Dense)" in text
     assert max(len(line) for line in text.splitlines()) == 100
+
+
+# ----------------------------------------------------------------------------- memory
+def test_summary_with_a_batch_size_estimates_the_memory_of_a_training_step():
+    from minicnn.models.summary import estimate_memory, summary
+    model = mc.Sequential([Conv2D(6, 5, activation="relu", input_shape=(1, 32, 32)),
+                           MaxPooling2D(2), Flatten(), Dense(10)])
+    n = 64
+    conv_out, cols, mask = 6 * 28 * 28 * 4, 1 * 5 * 5 * 28 * 28 * 4, 6 * 28 * 28
+    estimate = estimate_memory(model, n)
+    assert estimate.per_layer[0] == n * (conv_out + cols + mask)   # output, im2col, ReLU mask
+    assert estimate.per_layer[1] == n * (6 * 14 * 14 * 4 + 6 * 14 * 14 * 8)   # + argmax
+    assert estimate.im2col == n * cols
+    assert estimate.weights == estimate.gradients == 4 * model.count_params()
+    assert estimate.total == (n * 32 * 32 * 4 + estimate.outputs + estimate.saved
+                              + estimate.weights + estimate.gradients + n * cols)
+    text = summary(model, batch_size=n, print_fn=None)
+    assert "Memory (N=64)" in text.splitlines()[2]
+    assert "Estimated memory for a training step at batch 64 (float32): 12.5 MiB" in text
+    assert "im2col columns 4.8 MiB" in text
+    assert "Memory" not in summary(model, print_fn=None)        # the plain table is unchanged
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        summary(model, batch_size=0, print_fn=None)
+
+
+def test_vgg_first_block_at_batch_32_shows_the_array_of_the_memory_error():
+    # the issue's "Unable to allocate 3.45 GiB ... (32, 64, 3, 3, 224, 224)": block1_conv2's
+    # im2col columns, which the estimate shows before anything is allocated
+    from minicnn.models.summary import estimate_memory, format_bytes
+    block = mc.Sequential([Conv2D(64, 3, padding="same", activation="relu",
+                                  input_shape=(3, 224, 224)),
+                           Conv2D(64, 3, padding="same", activation="relu")])
+    with mc.use_backend("numpy"):
+        estimate = estimate_memory(block, 32)
+    second = block.layers[1].im2col_bytes((64, 224, 224), 4) * 32
+    assert second == 32 * 64 * 3 * 3 * 224 * 224 * 4 and format_bytes(second) == "3.45 GiB"
+    assert estimate.temporary == second
+    assert "the numba backend builds them in chunks" in "\n".join(estimate.lines())

@@ -31,6 +31,7 @@ from ..backend import array_module, get_backend
 from ..functional.conv import Conv2d
 from ..layers.conv import Conv2D
 from ..models.graph import macs_of
+from ..models.summary import estimate_memory
 from ..rng import new_rng
 from ..tensor import Tensor, no_grad
 from . import trace
@@ -107,6 +108,8 @@ def _measure(model, calls, inputs, y, train_step, lr, warmup, repeats, seed, inp
         outside_forward_ms=least([p.outside_forward for p in timed]),
         outside_backward_ms=least([p.outside_backward for p in timed]),
         loss_name=loss["name"], labels="given" if y is not None else "random")
+    estimate = estimate_memory(model, int(inputs[0].shape[0]))
+    result.memory_estimate = {"total_bytes": int(estimate.total), "lines": estimate.lines()}
     del passes, timed, first
     if train_step:
         _training_step(model, calls, inputs, loss_of, lr, result)

@@ -113,6 +113,7 @@ class Explanation:
     lr: float = None
     loss_before: float = None
     loss_after: float = None
+    memory_estimate: dict = None      # summary(batch_size=N)'s estimate: total_bytes, lines
 
     # -- totals
     @property

@@ -10,6 +10,8 @@ def render(result, legend=True, cost=True):
     if cost:
         lines += _table(*_cost_table(result))
         lines += _whole_pass(result)
+        if result.memory_estimate:
+            lines += result.memory_estimate["lines"]
     if result.train_step:
         lines += ([""] if cost else []) + textwrap.wrap(
             _step_title(result), 100, subsequent_indent="  ") + [""]

@@ -13,12 +13,20 @@ import numpy as np
 
 from ..rng import new_rng
 from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope
-from . import initializers
+from . import activations, initializers
 from .config import charge_weight
 from .module import Module
 from .symbolic import call_symbolic, is_symbolic
 
 FLOAT_DTYPES = ("float16", "float32", "float64")     # what a layer's dtype= may name
+
+
+def activation_backward_bytes(activation, count, itemsize):
+    """Bytes an activation's op keeps for backward for ``count`` outputs, beyond the
+    output: ReLU and leaky ReLU a mask [x > 0] (one byte each); sigmoid, tanh and softmax
+    keep their output itself, and linear nothing."""
+    name = activations.name_of(activation)
+    return count if name in ("relu", "leaky_relu") else 0
 
 
 # ----------------------------------------------------------------------------- Layer
@@ -115,6 +123,13 @@ class Layer(Module):
         """Multiply-adds of one forward pass for one sample of ``input_shape`` (shape
         arithmetic only). Only products of inputs with weights count: Conv2D and Dense
         override this; normalisation, pooling, activations and merges count 0."""
+        return 0
+
+    def backward_bytes(self, input_shape, itemsize):
+        """Bytes per sample that this layer's ops keep for backward beyond its output (the
+        graph keeps every output anyway), on the reference NumPy ops, by shape arithmetic:
+        what ``summary(batch_size=N)`` adds up. Layers whose ops save nothing extra
+        (pooling by average, Flatten, merges, padding) keep the default 0."""
         return 0
 
     def __call__(self, x, **kwargs):

@@ -1,8 +1,10 @@
 """Conv2D: the 2-D convolution layer (Keras' arguments, NCHW data, PyTorch's weight layout)."""
+import math
+
 from .. import functional as F
 from ..functional.utils import normalize_padding, window_output_shape
 from . import activations, initializers
-from .base import Layer
+from .base import Layer, activation_backward_bytes
 
 
 class Conv2D(Layer):
@@ -76,6 +78,20 @@ class Conv2D(Layer):
         _, h_out, w_out = self.compute_output_shape(input_shape)
         kh, kw = self.kernel_size
         return h_out * w_out * self.filters * (input_shape[0] // self.groups) * kh * kw
+
+    def im2col_bytes(self, input_shape, itemsize):
+        """Bytes per sample of the im2col columns the reference op keeps for backward:
+        (C kh kw) x (H_out W_out) numbers (functional/conv.py; the numba backend builds
+        them in chunks instead)."""
+        _, h_out, w_out = self.compute_output_shape(input_shape)
+        kh, kw = self.kernel_size
+        return input_shape[0] * kh * kw * h_out * w_out * itemsize
+
+    def backward_bytes(self, input_shape, itemsize):
+        """The im2col columns, and the ReLU's mask (1 byte per output) when fused."""
+        out = math.prod(self.compute_output_shape(input_shape))
+        return (self.im2col_bytes(input_shape, itemsize)
+                + activation_backward_bytes(self.activation, out, itemsize))
 
     def forward(self, x):
         if self.activation is F.relu:           # conv + bias + ReLU as one op (fewer passes)

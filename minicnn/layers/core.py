@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from . import activations, initializers
-from .base import Layer
+from .base import Layer, activation_backward_bytes
 
 
 class Dense(Layer):
@@ -55,6 +55,11 @@ class Dense(Layer):
         """in * units multiply-adds per row; (N, ..., in) has prod(...) rows per sample."""
         return math.prod(input_shape[:-1]) * input_shape[-1] * self.units
 
+    def backward_bytes(self, input_shape, itemsize):
+        """linear saves only references to x and W; a ReLU adds its mask."""
+        out = math.prod(self.compute_output_shape(input_shape))
+        return activation_backward_bytes(self.activation, out, itemsize)
+
     def forward(self, x):
         return self.activation(F.linear(x, self.kernel, self.bias))
 
@@ -94,6 +99,10 @@ class Dropout(Layer):
         self.seed = self._seed(seed)
         self.rng = None if seed is None else np.random.default_rng(self.seed)
 
+    def backward_bytes(self, input_shape, itemsize):
+        """The scaled keep-mask, one number per element."""
+        return math.prod(input_shape) * itemsize
+
     def forward(self, x, training=None):
         training = self.training if training is None else training
         return F.dropout(x, self.rate, training=training, rng=self.rng)
@@ -110,6 +119,9 @@ class Activation(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.activation = activations.get(activation, axis=-1, who=self.describe())
 
+    def backward_bytes(self, input_shape, itemsize):
+        return activation_backward_bytes(self.activation, math.prod(input_shape), itemsize)
+
     def forward(self, x):
         return self.activation(x)
 
@@ -119,6 +131,9 @@ class Activation(Layer):
 
 class ReLU(Layer):
     """y = max(x, 0). Shape: any -> same."""
+
+    def backward_bytes(self, input_shape, itemsize):
+        return math.prod(input_shape)                 # the mask [x > 0], one byte each
 
     def forward(self, x):
         return F.relu(x)

@@ -1,4 +1,6 @@
 """BatchNormalization and LocalResponseNormalization (channels first)."""
+import math
+
 from .. import functional as F
 from . import initializers
 from .base import Layer
@@ -67,6 +69,10 @@ class BatchNormalization(Layer):
             return f"expected {self.num_features} channels on axis 1"
         return None
 
+    def backward_bytes(self, input_shape, itemsize):
+        """x_hat, the normalised input, one number per element."""
+        return math.prod(input_shape) * itemsize
+
     def forward(self, x):
         return F.batch_norm(x, self.gamma, self.beta, self.moving_mean, self.moving_variance,
                             training=self.training, momentum=1.0 - self.momentum,
@@ -99,6 +105,10 @@ class LocalResponseNormalization(Layer):
         self.alpha = self._number(alpha, "alpha", at_least=0)
         self.beta = self._number(beta, "beta", at_least=0)
         self.k = self._number(k, "k", above=0)
+
+    def backward_bytes(self, input_shape, itemsize):
+        """s = k + alpha sum x^2 and s^-beta, two numbers per element."""
+        return 2 * math.prod(input_shape) * itemsize
 
     def forward(self, x):
         return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)

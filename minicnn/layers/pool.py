@@ -1,5 +1,7 @@
 """Pooling layers (Keras' arguments, NCHW data): MaxPooling2D, AveragePooling2D,
 GlobalAveragePooling2D and AdaptiveAveragePooling2D (PyTorch's AdaptiveAvgPool2d)."""
+import math
+
 from .. import functional as F
 from ..functional.utils import normalize_padding, window_output_shape
 from .base import Layer
@@ -61,6 +63,10 @@ class _Pooling2D(Layer):
 
 class MaxPooling2D(_Pooling2D):
     """y[n, c, i, j] = max of x over the window at (i s_h, j s_w); padding never wins."""
+
+    def backward_bytes(self, input_shape, itemsize):
+        """The index of each window's maximum (an int64 per output)."""
+        return math.prod(self.compute_output_shape(input_shape)) * 8
 
     def forward(self, x):
         return F.max_pool2d(x, self.pool_size, self.strides, self.padding,
