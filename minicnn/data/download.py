@@ -100,7 +100,12 @@ def download(urls, dest, md5=None, gunzip_md5=False, size=None, max_bytes=None, 
     report       fn(text) for progress messages (e.g. print), or None
     """
     dest = os.fspath(dest)
-    os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+    folder = os.path.dirname(os.path.abspath(dest))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise DownloadError(f"cannot create the folder {folder} for {os.path.basename(dest)} "
+                            f"({error}); choose a writable folder") from None
     urls = [urls] if isinstance(urls, str) else list(urls)
     max_bytes = max_bytes or MAX_BYTES
     cap = size if size is not None else max_bytes
@@ -138,7 +143,7 @@ def download(urls, dest, md5=None, gunzip_md5=False, size=None, max_bytes=None, 
                 _remove(part, part + ".json")      # never resume from bytes that failed
                 problems.append(f"{url}: {os.path.basename(dest)} {problem}")
                 mismatches += 1
-                if mismatches == 2:                # twice from zero: the mirror has other bytes
+                if mismatches == 2:                # wrong again from zero: it has other bytes
                     break
                 report(f"{url}: {problem}; downloading it again from the start")
     raise DownloadError(f"could not download {os.path.basename(dest)}:\n  " + "\n  ".join(problems)
@@ -194,8 +199,8 @@ def _fetch(url, part, size, cap, timeout, report):
                    and _validator(response.headers) == validator)
         if response.status == 206 and not resumed:
             _remove(part, part + ".json")
-            raise ConnectionError("the server sent a part of another version of the file; "
-                                  "starting over")
+            raise ConnectionError("the server sent a part that does not continue this file "
+                                  "(another range or another version); starting over")
         if not resumed:
             have = 0                               # the server sends everything: start over
             with open(part + ".json", "w", encoding="utf-8") as f:
@@ -237,7 +242,11 @@ def _locked(lock_path, report):
     tries again, so two processes never both hold it."""
     waited = False
     while True:
-        f = open(lock_path, "a+b")
+        try:
+            f = open(lock_path, "a+b")
+        except OSError as error:
+            raise DownloadError(f"cannot write in {os.path.dirname(lock_path) or '.'} "
+                                f"({error}); choose a writable folder") from None
         try:
             if not _try_lock(f):
                 if not waited:
