@@ -30,9 +30,10 @@ import numpy as np
 
 import minicnn as mc
 from . import callbacks as cb
-from .files import atomic_write
+from .files import SaveError, atomic_write, check_writable_folder
 from .data import (DatasetNotFoundError, DownloadError, load_cifar10, load_fashion_mnist,
                    load_mnist, load_mnist_sample, transforms as T)
+from .data.checks import check_data_file, check_images, to_float_images
 from .layers import Conv2D, Dense, Flatten, MaxPooling2D
 
 # Per data set: where it comes from, its normalisation, and the training recipe.
@@ -95,9 +96,14 @@ def schedule_callback(name, epochs, warmup):
 
 
 def make_optimizer(name, lr, momentum, weight_decay):
+    """The optimiser of a recipe; momentum (Nesterov) is SGD's only, None means 0.9."""
     if name == "sgd":
+        momentum = 0.9 if momentum is None else momentum
         return mc.optim.SGD(lr=lr, momentum=momentum, nesterov=momentum > 0,
                             weight_decay=weight_decay)
+    if momentum is not None:
+        raise ValueError(f"--momentum is an SGD setting, but the optimizer is {name}; leave "
+                         f"--momentum out or give --optimizer sgd")
     return mc.optim.OPTIMIZERS[name](lr=lr, weight_decay=weight_decay)
 
 
@@ -119,10 +125,36 @@ def pick_backend(name):
 
 # ----------------------------------------------------------------------------- commands
 def cmd_train(args):
-    recipe = dict(RECIPES[args.dataset])
-    for key in ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup", "augment"):
-        if getattr(args, key) is not None:
-            recipe[key] = getattr(args, key)
+    """minicnn train: a file that cannot be written (a full disk, a read-only --out) or a
+    run whose numbers blew up ends with exit status 1 and a message naming the file, the
+    reason and the last good checkpoint; nothing good is overwritten."""
+    try:
+        return _train(args)
+    except (SaveError, mc.train.NonFiniteError) as error:
+        print(f"minicnn train: {error}", file=sys.stderr)
+        return 1
+
+
+# The recipe's parts an option may set; None on the command line means "not given".
+RECIPE_OPTIONS = ("epochs", "batch_size", "optimizer", "lr", "schedule", "warmup", "augment",
+                  "momentum", "weight_decay")
+# Options that choose the training images; recorded in the checkpoint's metadata.
+DATA_OPTIONS = dict(limit=None, seed=0, train_batches=[1, 2, 3, 4, 5])
+
+
+def _train(args):
+    resumed = _resume(args) if args.resume else None
+    if resumed is None:
+        recipe = dict(RECIPES[args.dataset], momentum=None, weight_decay=0.0)
+        for key in RECIPE_OPTIONS:
+            if getattr(args, key) is not None:
+                recipe[key] = getattr(args, key)
+        for key, default in DATA_OPTIONS.items():
+            if getattr(args, key) is None:
+                setattr(args, key, default)
+    else:
+        model, recipe = resumed
+    check_writable_folder(args.out, "--out")         # before any work that could not be saved
     backend = pick_backend(args.backend)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset, args.data, args.download,
                                                         args.train_batches)
@@ -131,25 +163,24 @@ def cmd_train(args):
         x_train, y_train = x_train[keep], y_train[keep]
     normalize = T.Compose([T.ToFloat(), T.Normalize(recipe["mean"], recipe["std"])])
     x_train, x_test = normalize(x_train), normalize(x_test)
-    if args.resume:
-        model = mc.load(args.resume)
-        print(f"resuming {args.resume} after epoch {model.checkpoint_epoch}")
-    else:
+    if resumed is None:
         mc.manual_seed(args.seed)
         model = model_builders()[args.model](num_classes=10, input_shape=x_train.shape[1:])
-        model.compile(optimizer=make_optimizer(recipe["optimizer"], recipe["lr"], args.momentum,
-                                               args.weight_decay),
+        model.compile(optimizer=make_optimizer(recipe["optimizer"], recipe["lr"],
+                                               recipe["momentum"], recipe["weight_decay"]),
                       loss="cross_entropy", metrics=["accuracy"])
     model.checkpoint_metadata = {"dataset": args.dataset, "model": args.model,
-                                 "mean": recipe["mean"], "std": recipe["std"], "recipe": recipe}
+                                 "mean": recipe["mean"], "std": recipe["std"], "recipe": recipe,
+                                 **{key: getattr(args, key) for key in DATA_OPTIONS}}
     print(f"{args.dataset}: {len(x_train)} training and {len(x_test)} held-out images "
           f"{x_train.shape[1:]}; model {args.model} ({model.count_params():,} weights); "
           f"backend {backend}; seed {args.seed}")
-    print("recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items() if k not in ("mean", "std")))
-    os.makedirs(args.out, exist_ok=True)
+    print("recipe: " + ", ".join(f"{k}={v}" for k, v in recipe.items()
+                                 if k not in ("mean", "std") and v is not None))
     checkpoint = os.path.join(args.out, "checkpoint.npz")
     callbacks = schedule_callback(recipe["schedule"], recipe["epochs"], recipe["warmup"])
-    callbacks += [cb.ModelCheckpoint(checkpoint), _EpochTimer()]
+    saver = cb.ModelCheckpoint(checkpoint)
+    callbacks += [_EpochTimer(), saver]          # the timer first: the saved logs have 'seconds'
     start = time.perf_counter()
     try:
         history = model.fit(x_train, y_train, epochs=recipe["epochs"],
@@ -158,9 +189,18 @@ def cmd_train(args):
                             transform=augmentation(recipe["augment"], x_train.shape[1:]),
                             resume=True if args.resume else None, verbose=1)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: saved {checkpoint}; continue with: minicnn train {args.model} "
-              f"--dataset {args.dataset} --resume {checkpoint}", file=sys.stderr)
+        if saver.interrupt_saved:                    # said only once the rename is done
+            print(f"\ninterrupted: saved {saver.interrupt_saved}; continue with: minicnn train "
+                  f"{args.model} --resume {checkpoint} --out {args.out}"
+                  + (f" --data {args.data}" if args.data else ""), file=sys.stderr)
+        else:
+            print(f"\ninterrupted: nothing was saved; {_last_good(args, saver, checkpoint)}",
+                  file=sys.stderr)
         return 130
+    except mc.train.NonFiniteError as error:
+        if saver.last_saved is None:                 # fit named the last good one otherwise
+            error.args = (f"{error}; {_last_good(args, saver, checkpoint)}",)
+        raise
     seconds = time.perf_counter() - start
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=500)
     _write_metrics(args.out, history, {"test_loss": loss, "test_accuracy": accuracy,
@@ -172,6 +212,65 @@ def cmd_train(args):
           (", curves.png" if _plot_curves(args.out, history) else
            " (pip install 'minicnn[plot]' for curves.png)") + f" in {args.out}")
     return 0
+
+
+def _last_good(args, saver, checkpoint):
+    """Which checkpoint holds the last good weights, for a run that stopped badly."""
+    if saver.last_saved is not None:
+        return f"the last good checkpoint is {saver.last_saved[0]} (after epoch {saver.last_saved[1]})"
+    if args.resume:
+        return f"the last good checkpoint is still {args.resume}"
+    if os.path.exists(checkpoint):
+        return f"{checkpoint} (from an earlier run) is unchanged"
+    return "no checkpoint was saved"
+
+
+def _resume(args):
+    """For --resume: (the checkpoint's model, the recipe of the run it continues).
+
+    The run goes on with its own recipe and data options, read from the checkpoint's
+    metadata; an option left out takes the saved value (written into ``args``). An option
+    given that differs from the saved run is refused, naming both values, except
+    --epochs, which may extend the run (said in a line: it stretches the schedule)."""
+    model = mc.load(args.resume)
+    meta = model.checkpoint_metadata if isinstance(model.checkpoint_metadata, dict) else {}
+    recipe = meta.get("recipe")
+    if not isinstance(recipe, dict) or not set(RECIPES[args.dataset]) <= set(recipe):
+        raise ValueError(f"{args.resume} does not record the recipe of its run (it was not "
+                         f"written by `minicnn train`); load it with mc.load and call "
+                         f"model.fit(..., resume=True) in Python instead")
+    recipe = dict(recipe)
+    recipe.setdefault("momentum", None)
+    recipe.setdefault("weight_decay", 0.0)
+    conflicts = []
+    for option, key, saved in (("model", "model", meta.get("model")),
+                               ("--dataset", "dataset", meta.get("dataset"))):
+        if saved is not None and getattr(args, key) != saved:
+            conflicts.append(f"{option} {getattr(args, key)} (the run used {saved})")
+    for key in RECIPE_OPTIONS:
+        given = getattr(args, key)
+        if given is not None and given != recipe.get(key) and key != "epochs":
+            conflicts.append(f"--{key.replace('_', '-')} {given} (the run used "
+                             f"{recipe.get(key)})")
+    for key, default in DATA_OPTIONS.items():
+        given = getattr(args, key)
+        if key not in meta:                          # not recorded (an older checkpoint)
+            setattr(args, key, default if given is None else given)
+            continue
+        saved = meta[key]
+        if given is not None and given != saved:
+            conflicts.append(f"--{key.replace('_', '-')} {given} (the run used {saved})")
+        setattr(args, key, saved)
+    if conflicts:
+        raise ValueError(f"--resume {args.resume} continues that run with its own settings, "
+                         f"but these options differ from it: {'; '.join(conflicts)}. Leave "
+                         f"them out to continue the run, or start a new run without --resume")
+    print(f"resuming {args.resume} after epoch {model.checkpoint_epoch}")
+    if args.epochs is not None and args.epochs != recipe["epochs"]:
+        print(f"--epochs {args.epochs} wins over the run's {recipe['epochs']}: training goes on "
+              f"to epoch {args.epochs}, and the learning-rate schedule is stretched to match")
+        recipe["epochs"] = args.epochs
+    return model, recipe
 
 
 class _EpochTimer(cb.Callback):
@@ -224,20 +323,59 @@ def _plot_curves(out, history):
 def _checkpoint_and_data(args):
     pick_backend(args.backend)
     model = mc.load(args.checkpoint, compile=False)
-    meta = model.checkpoint_metadata or {}
+    meta = _metadata(model)
     dataset = args.dataset or meta.get("dataset")
     if dataset is None:
-        raise SystemExit(f"{args.checkpoint} does not say which data set it was trained on; "
-                         f"pass --dataset")
-    mean, std = meta.get("mean", RECIPES[dataset]["mean"]), meta.get("std", RECIPES[dataset]["std"])
+        raise ValueError(f"{args.checkpoint} does not say which data set it was trained on; "
+                         f"pass --dataset ({', '.join(sorted(RECIPES))})")
+    if dataset not in RECIPES:
+        raise ValueError(f"{args.checkpoint} says it was trained on {dataset!r}, which is not a "
+                         f"data set minicnn knows; pass --dataset ({', '.join(sorted(RECIPES))})")
+    mean, std = _normalization(args.checkpoint, meta, RECIPES[dataset])
     _, (x_test, y_test) = load_dataset(dataset, args.data, args.download, (1,))
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and tuple(shape) != x_test.shape[1:]:
+        trained_on = f" ({meta['dataset']})" if meta.get("dataset") in RECIPES else ""
+        raise ValueError(f"{args.checkpoint}: the model takes images {tuple(shape)} but the "
+                         f"{dataset} test images are {x_test.shape[1:]}; pass the --dataset it "
+                         f"was trained on{trained_on}")
     x_test = T.Compose([T.ToFloat(), T.Normalize(mean, std)])(x_test)
     return model, dataset, x_test, y_test
 
 
+def _metadata(model):
+    """The checkpoint's metadata dict ({} when it has none or it is not a dict)."""
+    meta = getattr(model, "checkpoint_metadata", None)
+    return meta if isinstance(meta, dict) else {}
+
+
+def _normalization(checkpoint, meta, defaults=None):
+    """(mean, std) lists from the checkpoint's metadata (else ``defaults``), checked: the
+    file is data, so a mean that is not a list of numbers is an error naming it."""
+    if defaults is None and "mean" not in meta and "std" not in meta:
+        return None, None
+    mean = meta.get("mean", (defaults or {}).get("mean"))
+    std = meta.get("std", (defaults or {}).get("std"))
+    for name, value in (("mean", mean), ("std", std)):
+        if not (isinstance(value, list) and value and
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+                    for v in value)):
+            raise ValueError(f"{checkpoint}: its metadata's {name} must be a list of numbers "
+                             f"(one per channel), got {value!r}")
+    if len(mean) != len(std) or min(std) <= 0:
+        raise ValueError(f"{checkpoint}: its metadata's mean {mean} and std {std} must have "
+                         f"one value per channel each, std > 0")
+    return mean, std
+
+
 def cmd_evaluate(args):
     model, dataset, x, y = _checkpoint_and_data(args)
-    predicted = model.predict(x, batch_size=500).argmax(axis=1)
+    outputs = model.predict(x, batch_size=500)
+    if outputs.ndim != 2 or outputs.shape[1] != 10:
+        raise ValueError(f"{args.checkpoint}: the model's outputs are {outputs.shape[1:]} per "
+                         f"image, but {dataset} has 10 classes: evaluate needs a model with 10 "
+                         f"outputs")
+    predicted = outputs.argmax(axis=1)
     names = CLASS_NAMES.get(dataset, [str(d) for d in range(10)])
     confusion = np.zeros((10, 10), np.int64)
     np.add.at(confusion, (y, predicted), 1)
@@ -274,16 +412,10 @@ def cmd_predict(args):
     if args.input:
         pick_backend(args.backend)
         model = mc.load(args.checkpoint, compile=False)
-        meta = model.checkpoint_metadata or {}
-        x = np.load(args.input, allow_pickle=False)
-        if x.ndim == 2:
-            x = x[None, None]
-        elif x.ndim == 3:
-            x = x[:, None] if model.input_shape[0] == 1 else x[None]
-        if x.dtype == np.uint8:
-            x = T.ToFloat()(x)
-        if "mean" in meta:
-            x = T.Normalize(meta["mean"], meta["std"])(x)
+        x = _read_input_images(args.input, getattr(model, "input_shape", None))
+        mean, std = _normalization(args.checkpoint, _metadata(model))
+        if mean is not None:
+            x = T.Normalize(mean, std)(x)
         labels = None
     else:
         model, _, x, labels = _checkpoint_and_data(args)
@@ -293,6 +425,61 @@ def cmd_predict(args):
         truth = "" if labels is None else f"  (true: {labels[i]})"
         print(f"{i:>4}: class {int(p.argmax())}  probability {p.max():.3f}{truth}")
     return 0
+
+
+def _read_input_images(path, shape=None):
+    """The images of ``predict --input``, as float (N, C, H, W) for a model taking ``shape``
+    (C, H, W): a .npy file of (N, C, H, W), (N, H, W) or (H, W) images (the last two for
+    one channel), or one (C, H, W) image. uint8 pixels are scaled by 1/255, floats are
+    used as they are, other dtypes are refused (the rule of fit and predict)."""
+    where = f"--input {path}"
+    check_data_file(path, "a .npy file of images")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as error:
+        raise ValueError(f"{where}: not a .npy file of numbers ({error}); save the images with "
+                         f"np.save('images.npy', x)") from None
+    if not isinstance(x, np.ndarray):                     # an .npz archive
+        names = list(x.files)
+        x.close()
+        raise ValueError(f"{where} is an .npz archive (arrays: {', '.join(names) or 'none'}); "
+                         f"--input takes one .npy file of images: np.save('images.npy', "
+                         f"archive[{(names or ['...'])[0]!r}])")
+    layouts = "(N, C, H, W), (N, H, W) or (H, W)"
+    if x.ndim < 2 or x.ndim > 4:
+        what = "a single number" if x.ndim == 0 else f"an array of shape {x.shape}"
+        raise ValueError(f"{where} holds {what}, not images: give {layouts}")
+    x = check_images(x, where, verb="save")
+    if shape is not None and len(shape) == 3:
+        x = _as_model_batch(x, tuple(shape), where)
+    elif x.ndim < 4:
+        x = x[None, None] if x.ndim == 2 else x[:, None]
+    if len(x) == 0:
+        raise ValueError(f"{where} holds no images (shape {x.shape})")
+    x = to_float_images(x)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{where} holds NaN or infinite values; give finite pixels")
+    return x
+
+
+def _as_model_batch(x, shape, where):
+    """x (4-D, 3-D or 2-D) as (N, C, H, W) for a model taking (C, H, W) = ``shape``."""
+    c, h, w = shape
+    if x.ndim == 4 and x.shape[1:] == shape:
+        return x
+    if x.ndim == 3 and x.shape == shape:
+        return x[None]                                    # one (C, H, W) image
+    if c == 1 and x.ndim == 3 and x.shape[1:] == (h, w):
+        return x[:, None]                                 # (N, H, W)
+    if c == 1 and x.ndim == 2 and x.shape == (h, w):
+        return x[None, None]                              # one (H, W) image
+    forms = f"(N, {c}, {h}, {w})" + (f", (N, {h}, {w}) or ({h}, {w})" if c == 1 else
+                                     f" or ({c}, {h}, {w})")
+    hint = ""
+    if x.ndim >= 3 and x.shape[-3:] == (h, w, c) and c > 1:
+        hint = "; it looks channels-last: minicnn takes (N, C, H, W), np.moveaxis(x, -1, -3)"
+    raise ValueError(f"{where} holds an array of shape {x.shape}, but the model takes images "
+                     f"{shape}: give {forms}{hint}")
 
 
 def cmd_summary(args):
@@ -458,6 +645,28 @@ def _plot_im2col_command(args, plot):
                                  args.padding), ""
 
 
+def _positive_int(text):
+    """argparse type of --count and --limit: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _finite_float(text):
+    """argparse type of --lr, --momentum, --weight-decay: a finite number (not nan/inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def _ints(text):
     """'1,4,4' -> (1, 4, 4); '2' -> 2."""
     values = tuple(int(v) for v in text.split(","))
@@ -485,20 +694,24 @@ def build_parser():
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--optimizer", choices=sorted(mc.optim.OPTIMIZERS))
-    p.add_argument("--lr", type=float, help="base learning rate")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (Nesterov)")
-    p.add_argument("--weight-decay", type=float, default=0.0, dest="weight_decay",
-                   help="L2 weight decay (default: %(default)s)")
+    p.add_argument("--lr", type=_finite_float, help="base learning rate")
+    p.add_argument("--momentum", type=_finite_float, help="SGD momentum, Nesterov "
+                   "(default: 0.9; SGD only)")
+    p.add_argument("--weight-decay", type=_finite_float, dest="weight_decay",
+                   help="L2 weight decay (default: 0)")
     p.add_argument("--schedule", choices=["cosine", "step", "none"])
     p.add_argument("--warmup", type=int, help="epochs of linear learning-rate warm-up")
     p.add_argument("--augment", choices=["none", "translate", "flip", "crop-flip"])
-    p.add_argument("--train-batches", type=lambda s: tuple(int(b) for b in s.split(",")),
-                   default=(1, 2, 3, 4, 5), dest="train_batches",
+    p.add_argument("--train-batches", type=lambda s: [int(b) for b in s.split(",")],
+                   dest="train_batches",
                    help="CIFAR-10 training batches, e.g. 1 or 1,2,3,4,5 (default: all)")
-    p.add_argument("--limit", type=int, help="train on a random subset of this many images")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=_positive_int, help="train on a random subset of this many "
+                   "images")
+    p.add_argument("--seed", type=int, help="weights, subset and batch order (default: 0)")
     p.add_argument("--out", default="runs/latest", help="output folder (default: %(default)s)")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue an interrupted run with "
+                   "its own recipe and data (options that differ from it are refused, but "
+                   "--epochs may extend it)")
     p.set_defaults(run=cmd_train)
 
     p = commands.add_parser("evaluate", help="accuracy, per-class accuracy, confusion matrix")
@@ -511,7 +724,8 @@ def build_parser():
     p.add_argument("checkpoint")
     data_options(p)
     p.add_argument("--input", help="a .npy file of images (N, C, H, W), (N, H, W) or (H, W)")
-    p.add_argument("--count", type=int, default=10, help="test images to predict")
+    p.add_argument("--count", type=_positive_int, default=10, help="test images to predict "
+                   "(default: %(default)s)")
     p.set_defaults(run=cmd_predict)
 
     p = commands.add_parser("summary", help="print a model's layers and weights")
@@ -585,7 +799,7 @@ def build_parser():
                 "wrong, most confident first", "misclassified.png beside the checkpoint")
     q.add_argument("checkpoint")
     data_options(q)
-    q.add_argument("--count", type=int, default=16, help="images to show (default: 16)")
+    q.add_argument("--count", type=_positive_int, default=16, help="images to show (default: 16)")
     q = picture("im2col", _plot_im2col_command, "how im2col unrolls a small input into the "
                 "columns conv2d multiplies", "im2col.png")
     q.add_argument("--input-shape", type=_ints, default=(1, 4, 4), dest="input_shape",

@@ -13,6 +13,8 @@ silently divided by 255. ``model(x)`` itself takes floats only, as a PyTorch mod
 Labels y may be integers (class indices), floats (one-hot rows or regression targets);
 bool labels are refused (``y.astype(np.int64)`` says what is meant).
 """
+import os
+
 import numpy as np
 
 PIXEL_MAX = 255
@@ -25,10 +27,11 @@ def describe_values(x):
     return f"values {x.min()}..{x.max()}"
 
 
-def check_images(x, where, name="x"):
+def check_images(x, where, name="x", verb="pass"):
     """x itself if its dtype is uint8 or float; otherwise a ValueError that states the rule.
 
-    ``where`` names the caller ('fit', 'predict', 'images.npy') for the message."""
+    ``where`` names the caller ('fit', 'predict', '--input images.npy') for the message;
+    ``verb`` starts its advice ('pass x.astype(...)', or 'save' for a file)."""
     if x.ndim == 0:
         raise ValueError(f"{where}: {name} must be an array with one row per sample, got a "
                          f"single number")
@@ -38,14 +41,14 @@ def check_images(x, where, name="x"):
     if kind in "iu":
         as_float = f"{name}.astype(np.float32) to use the numbers as they are"
         pixels = x.size and 0 <= x.min() and x.max() <= PIXEL_MAX
-        hint = (f"{name}.astype(np.uint8) if they are pixels 0..255 (then scaled by 1/255), "
+        hint = (f"{name}.astype(np.uint8) if they are pixels 0..255, "
                 f"or {as_float}" if pixels else as_float)
         raise ValueError(f"{where}: {name} is {x.dtype} ({describe_values(x)}); minicnn scales "
-                         f"only uint8 images (by 1/255) and takes floats as they are: pass "
+                         f"only uint8 images (by 1/255) and takes floats as they are: {verb} "
                          f"{hint}")
     if kind == "b":
         raise ValueError(f"{where}: {name} is bool; images must be uint8 pixels 0..255 or "
-                         f"floats: pass {name}.astype(np.float32)")
+                         f"floats: {verb} {name}.astype(np.float32)")
     raise ValueError(f"{where}: {name} has dtype {x.dtype}; images must be uint8 pixels 0..255 "
                      f"or floats")
 
@@ -95,3 +98,11 @@ def check_same_samples(train, validation, where="fit"):
                          f"(N{''.join(', ' + str(n) for n in y.shape[1:])}) but the validation "
                          f"data's have (N{''.join(', ' + str(n) for n in yv.shape[1:])}); give "
                          f"both in the same form (class indices or one-hot rows)")
+
+
+def check_data_file(path, what="a data file"):
+    """A ValueError naming ``path`` if it is a folder where a file should be (open()
+    would raise IsADirectoryError, a bare OSError, deep inside a reader)."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, but {what} should be there: move the folder "
+                         f"away and put the file in its place (or give the right path)")

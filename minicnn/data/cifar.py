@@ -15,6 +15,8 @@ import pickle
 
 import numpy as np
 
+from .checks import check_data_file
+
 RECORD = 1 + 3 * 32 * 32
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck")
@@ -23,6 +25,7 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 def read_cifar_bin(path):
     """(x uint8 (N, 3, 32, 32), y int64 (N,)) from one binary batch file."""
     path = os.fspath(path)
+    check_data_file(path, "a CIFAR-10 binary batch")
     with open(path, "rb") as f:
         data = f.read()
     if not data or len(data) % RECORD:
@@ -47,15 +50,69 @@ class SafeUnpickler(pickle.Unpickler):
                ("_codecs", "encode")}     # bytes in protocol-2 pickles written by Python 3
 
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch "
                                      f"holds only arrays, lists and strings")
 
 
+def _latin1_encode(text, encoding="latin1"):
+    """What protocol-2 pickles use to rebuild bytes: codecs.encode(text, 'latin1'),
+    admitted for that one encoding only."""
+    if not isinstance(text, str) or encoding.lower().replace("_", "-") not in ("latin1",
+                                                                               "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode(..., {encoding!r}): a CIFAR-10 "
+                                     f"batch only encodes bytes as latin1")
+    return text.encode("latin1")
+
+
+def _batch_entry(batch, key):
+    """batch[b'key'] (Python 2 pickles) or batch['key'] (re-pickled by Python 3), or None."""
+    value = batch.get(key.encode())
+    return batch.get(key) if value is None else value
+
+
+def check_cifar_batch(path, pixels, labels):
+    """(x uint8 (N, 3, 32, 32), y int64 (N,)) from a batch's data and labels, checked:
+    pixels are uint8 (or integers 0..255) of shape (N, 3072), labels one integer 0-9 per
+    image. Floats are refused rather than cast, since a cast would wrap 256 to 0."""
+    if not isinstance(pixels, np.ndarray):
+        raise ValueError(f"{path}: b'data' must be an array of pixels, got "
+                         f"{type(pixels).__name__}")
+    if pixels.ndim != 2 or pixels.shape[1] != 3072:
+        raise ValueError(f"{path}: b'data' has shape {pixels.shape}; a CIFAR-10 batch holds "
+                         f"(N, 3072): 1,024 red, 1,024 green, 1,024 blue pixels per image")
+    if pixels.dtype != np.uint8:
+        if pixels.dtype.kind not in "iu":
+            raise ValueError(f"{path}: b'data' holds {pixels.dtype} values; CIFAR-10 pixels are "
+                             f"uint8 0..255 (floats would wrap or truncate if cast; convert "
+                             f"them yourself and save uint8)")
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
+            raise ValueError(f"{path}: b'data' holds values {pixels.min()}..{pixels.max()}; "
+                             f"CIFAR-10 pixels are 0..255")
+    try:
+        y = np.asarray(labels)
+    except ValueError as error:
+        raise ValueError(f"{path}: b'labels' is not a list of numbers ({error})") from None
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        what = "bool" if y.dtype.kind == "b" else f"{y.dtype} of shape {y.shape}"
+        raise ValueError(f"{path}: labels must be integers 0..9, one per image, got {what}")
+    if len(y) != len(pixels):
+        raise ValueError(f"{path}: {len(pixels)} images but {len(y)} labels; a CIFAR-10 batch "
+                         f"has one label per image")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        bad = y.min() if y.min() < 0 else y.max()
+        raise ValueError(f"{path}: found label {bad}; CIFAR-10 labels are 0-9 (is this a "
+                         f"CIFAR-100 file?)")
+    return pixels.astype(np.uint8).reshape(-1, 3, 32, 32), y.astype(np.int64)
+
+
 def read_cifar_py(path):
     """(x uint8 (N, 3, 32, 32), y int64 (N,)) from one python-version batch file."""
     path = os.fspath(path)
+    check_data_file(path, "a CIFAR-10 python batch")
     with open(path, "rb") as f:
         data = f.read()
     try:
@@ -67,10 +124,9 @@ def read_cifar_py(path):
     if not isinstance(batch, dict):
         raise ValueError(f"{path}: expected a dict with b'data' and b'labels', got "
                          f"{type(batch).__name__}")
-    pixels, labels = batch.get(b"data"), batch.get(b"labels")
-    if not isinstance(pixels, np.ndarray) or labels is None:
-        raise ValueError(f"{path}: missing b'data' (an array) or b'labels'")
-    if pixels.ndim != 2 or pixels.shape[1] != 3072 or len(labels) != len(pixels):
-        raise ValueError(f"{path}: data has shape {pixels.shape} and {len(labels)} labels; "
-                         f"expected (N, 3072) and N labels")
-    return pixels.astype(np.uint8).reshape(-1, 3, 32, 32), np.asarray(labels, np.int64)
+    pixels, labels = _batch_entry(batch, "data"), _batch_entry(batch, "labels")
+    if pixels is None or labels is None:
+        hint = " (b'fine_labels': a CIFAR-100 file?)" if _batch_entry(batch, "fine_labels") \
+            is not None else ""
+        raise ValueError(f"{path}: missing b'data' (an array) or b'labels'{hint}")
+    return check_cifar_batch(path, pixels, labels)

@@ -143,6 +143,10 @@ def load_idx_dataset(dataset, path=None, download_missing=False, report=None):
             f"holding {spec['folder']}/; or pass download=True (--download)")
     train = read_images_and_labels(files[spec["files"][0]], files[spec["files"][1]])
     test = read_images_and_labels(files[spec["files"][2]], files[spec["files"][3]])
+    if train[0].shape[1:] != test[0].shape[1:]:
+        raise ValueError(f"{dataset}: the training images ({files[spec['files'][0]]}) are "
+                         f"{train[0].shape[1:]} but the test images ({files[spec['files'][2]]}) "
+                         f"are {test[0].shape[1:]}; the files do not belong to one data set")
     return train, test
 
 

@@ -17,8 +17,10 @@ class BatchIterator:
                  drop_last=False):
         if len(x) != len(y):
             raise ValueError(f"BatchIterator: x has {len(x)} samples but y has {len(y)}")
-        if batch_size < 1:
-            raise ValueError(f"BatchIterator: batch_size must be >= 1, got {batch_size}")
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
+                or batch_size < 1:
+            raise ValueError(f"BatchIterator: batch_size must be a whole number >= 1, got "
+                             f"{batch_size!r}")
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shuffle, self.seed, self.transform, self.drop_last = shuffle, seed, transform, drop_last
         self.epoch = 0

@@ -25,10 +25,22 @@ class Compose:
 
 
 class ToFloat:
-    """uint8 [0, 255] -> float32 [0, 1]."""
+    """uint8 [0, 255] -> float32 [0, 1] (also other integer dtypes holding 0..255).
+
+    Floats are refused: they are already converted, and dividing them again by 255
+    would silently shrink them."""
 
     def __call__(self, x, rng=None):
-        return np.asarray(x, np.float32) / np.float32(255)
+        x = np.asarray(x)
+        if x.dtype != np.uint8:
+            if x.dtype.kind not in "iu":
+                raise ValueError(f"ToFloat: x is {x.dtype}; ToFloat turns pixels 0..255 "
+                                 f"(uint8) into floats 0..1, so give it the integer images "
+                                 f"(or leave it out for images that are floats already)")
+            if x.size and (x.min() < 0 or x.max() > 255):
+                raise ValueError(f"ToFloat: x holds values {x.min()}..{x.max()}; pixels are "
+                                 f"0..255")
+        return x.astype(np.float32) / np.float32(255)
 
     def __repr__(self):
         return "ToFloat()"
@@ -44,6 +56,9 @@ class Normalize:
             raise ValueError(f"Normalize: std must be positive, got {std}")
 
     def __call__(self, x, rng=None):
+        if np.dtype(x.dtype).kind != "f":
+            raise ValueError(f"Normalize: x is {x.dtype}; Normalize takes float images: put "
+                             f"ToFloat() before it (Compose([ToFloat(), Normalize(...)]))")
         if self.mean.shape[1] not in (1, x.shape[1]):
             raise ValueError(f"Normalize has {self.mean.shape[1]} channel means but x has "
                              f"{x.shape[1]} channels (N, C, H, W)")
