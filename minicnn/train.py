@@ -71,9 +71,13 @@ class History:
         self.epoch = []
 
     def append(self, epoch, logs):
+        """Add one epoch's logs; a name missing from some epochs gets NaN there, so every
+        list has one value per epoch."""
+        for name in logs:
+            self.history.setdefault(name, [float("nan")] * len(self.epoch))
         self.epoch.append(epoch)
-        for name, value in logs.items():
-            self.history.setdefault(name, []).append(value)
+        for name, values in self.history.items():
+            values.append(logs.get(name, float("nan")))
 
     def last(self):
         """The logs of the last epoch ({} before any)."""
