@@ -301,7 +301,7 @@ def test_two_downloads_of_one_file_at_once_do_not_collide(server, tmp_path):
 
     first = threading.Thread(target=run, args=("first",))
     first.start()
-    while not Handler.log:                           # ... until the second one waits
+    while not Handler.log and first.is_alive():      # ... until the second one waits
         first.join(0.01)
     second = threading.Thread(target=run, args=(
         "second", lambda text: "waiting" in text and Handler.release.set()))
