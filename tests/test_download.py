@@ -314,7 +314,8 @@ def test_two_downloads_of_one_file_at_once_do_not_collide(server, tmp_path):
 
 
 def test_no_mirror_works_names_the_file_and_where_to_put_it(server, tmp_path):
-    with pytest.raises(DownloadError, match=r"(?s)could not download f.gz:.*404.*by hand from .*/nope/f.gz and put it at"):
+    with pytest.raises(DownloadError, match=r"(?s)could not download f.gz:.*404.*"
+                                            r"by hand from .*/nope/f.gz and put it at"):
         download([server + "/nope/f.gz"], tmp_path / "f.gz", md5=MD5)
 
 

@@ -147,7 +147,8 @@ def download(urls, dest, md5=None, gunzip_md5=False, size=None, max_bytes=None, 
                     break
                 report(f"{url}: {problem}; downloading it again from the start")
     raise DownloadError(f"could not download {os.path.basename(dest)}:\n  " + "\n  ".join(problems)
-                        + f"\nDownload it by hand from one of {', '.join(urls)} and put it at {dest}")
+                        + f"\nDownload it by hand from one of {', '.join(urls)} and put it at "
+                          f"{dest}")
 
 
 def _validator(headers):
