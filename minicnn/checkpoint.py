@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import tokenize
 import zipfile
 import zlib
 
@@ -278,6 +279,8 @@ class CheckpointFile:
         try:
             own = {name: p.shape for name, p in model.state_dict().items()}
         except ValueError as error:
+            if own_architecture:
+                raise self.error(f"the model it describes cannot be built: {error}") from None
             raise ValueError(f"cannot load {self.path!r}: {error}") from None
         saved = self.header["weights"]
         missing = [k for k in own if k not in saved]
@@ -352,8 +355,10 @@ class _Reading:
     def __exit__(self, kind, error, traceback):
         if kind is None or issubclass(kind, CheckpointError):
             return False
-        if issubclass(kind, (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError,
-                             ValueError, NotImplementedError, RuntimeError, UnicodeError)) or (
+        damaged = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
+                   NotImplementedError, RuntimeError, UnicodeError, KeyError, IndexError,
+                   TypeError, OverflowError, SyntaxError, tokenize.TokenError)  # .npy headers
+        if issubclass(kind, damaged) or (
                 issubclass(kind, OSError) and not issubclass(kind, (PermissionError,
                                                                     FileNotFoundError))):
             raise self.checkpoint.error(f"cannot read {_short(self.what)} ({error}); the file is "
