@@ -264,6 +264,13 @@ def out_of_memory(fn, phase, arrays, error):
         f"a training step needs for a batch of N")
 
 
+def _flag(value, what):
+    """A real bool: bool('false') is True, so strings, numbers and None are refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _check_finite(array, what):
     xp = array_module(array)
     if not bool(xp.all(xp.isfinite(array))):
@@ -308,7 +315,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = _flag(requires_grad, "Tensor: requires_grad")
         self.grad = None
         self.creator = None
         self.name = name
@@ -357,7 +364,7 @@ class Tensor:
         self.grad = None
 
     def requires_grad_(self, flag=True):
-        self.requires_grad = bool(flag)
+        self.requires_grad = _flag(flag, "requires_grad_")
         return self
 
     # -- backward
@@ -492,6 +499,8 @@ class Parameter(Tensor):
     """A Tensor that a layer owns and an optimiser updates (``requires_grad=True``)."""
 
     def __init__(self, data, requires_grad=True, dtype=None, name=None, trainable=True):
+        trainable = _flag(trainable, f"Parameter {name!r}: trainable")
+        requires_grad = _flag(requires_grad, f"Parameter {name!r}: requires_grad")
         super().__init__(data, requires_grad=requires_grad and trainable, dtype=dtype, name=name)
         self.trainable = trainable
 

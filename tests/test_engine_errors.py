@@ -200,3 +200,12 @@ def test_out_of_memory_off_the_numpy_backend_does_not_suggest_numba():
             Allocate()(np.ones((4, 2)))
     assert "op 'Allocate' (forward): cannot allocate" in str(caught.value)
     assert "numba" not in str(caught.value)
+
+
+def test_tensor_and_parameter_flags_must_be_bools():
+    with pytest.raises(TypeError, match="Tensor: requires_grad must be True or False, got 'no'"):
+        mc.Tensor([1.0], requires_grad="no")
+    with pytest.raises(TypeError, match="Parameter 'w': trainable must be True or False, "
+                                        "got 'false'"):
+        mc.Parameter(np.ones(2), name="w", trainable="false")
+    assert mc.Tensor([1.0], requires_grad=np.bool_(True)).requires_grad is True
