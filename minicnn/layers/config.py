@@ -220,9 +220,9 @@ def _deserialize(data, custom, depth):
         raise ValueError(f"not an architecture description (expected {{'class': name, "
                          f"'config': {{...}}}}): {_short(data)}")
     cls = _lookup(data["class"], "layer", custom)
-    config = {k: decode(v, custom, depth + 1) for k, v in data["config"].items()}
     if getattr(cls.from_config, "__func__", None) is Module.from_config.__func__:
-        _check_arguments(cls, config)      # a class with its own from_config checks its config
+        _check_arguments(cls, data["config"])   # a class with its own from_config checks it
+    config = {k: decode(v, custom, depth + 1) for k, v in data["config"].items()}
     return cls.from_config(config)
 
 
@@ -265,9 +265,8 @@ def decode(value, custom=None, depth=0):
     if tag == "__object__" and isinstance(body, dict) and set(body) == {"class", "config"} \
             and isinstance(body["config"], dict):
         cls = _lookup(body["class"], "class", custom)
-        config = {k: decode(v, custom, depth + 1) for k, v in body["config"].items()}
-        _check_arguments(cls, config)
-        return cls(**config)
+        _check_arguments(cls, body["config"])
+        return cls(**{k: decode(v, custom, depth + 1) for k, v in body["config"].items()})
     raise ValueError(f"unknown encoded value {_short(value)}")
 
 
