@@ -92,8 +92,9 @@ def check_writable_folder(folder, what="the output folder"):
 def remove_stale_temp_files(folder, name=None):
     """Delete our stale temporary files in ``folder`` (those of ``name`` only, if given).
 
-    Ours: ``<name>.<pid>-<8 hex>.tmp`` (or ``<name>.<8 letters>.tmp`` from older
-    versions). Stale: its pid is not a running process here, or it was last written
+    Ours: ``<name>.<pid>-<8 hex>.tmp``, or, only when ``name`` is given, the
+    ``<name>.<8 letters>.tmp`` of older versions (a pattern too loose to sweep a whole
+    folder with). Stale: its pid is not a running process here, or it was last written
     ``STALE_SECONDS`` ago or more. Returns the paths removed."""
     removed = []
     try:
@@ -102,7 +103,8 @@ def remove_stale_temp_files(folder, name=None):
         return removed
     for entry in entries:
         match = _TEMP_NAME.fullmatch(entry)
-        if match is None or (name is not None and match["name"] != name):
+        if match is None or (name is not None and match["name"] != name) \
+                or (name is None and match["pid"] is None):
             continue
         temp = os.path.join(folder, entry)
         try:
