@@ -54,9 +54,18 @@ class NonFiniteWeightsError(NonFiniteError):
 
 
 def non_finite_weights(model):
-    """The names of the model's weights that hold a NaN or an infinity ([] if none)."""
-    return [name for name, p in model.named_parameters(trainable_only=False)
-            if not bool(array_module(p.data).isfinite(p.data).all())]
+    """The names of the model's weights, and of its optimiser's buffers ("optimizer
+    state 3 exp_avg_sq"), that hold a NaN or an infinity ([] if none): what a checkpoint
+    of the model would save, and ``load`` would refuse."""
+    def finite(a):
+        return bool(array_module(a).isfinite(a).all())
+    bad = [name for name, p in model.named_parameters(trainable_only=False)
+           if not finite(p.data)]
+    optimizer = getattr(model, "optimizer", None)
+    for i, state in enumerate(getattr(optimizer, "state", None) or []):
+        bad += [f"optimizer state {i} {key}" for key, value in state.items()
+                if hasattr(value, "shape") and not finite(value)]
+    return bad
 
 
 class History:
@@ -227,8 +236,8 @@ class TrainingAPI:
         bad = non_finite_weights(self)
         if bad:
             raise NonFiniteWeightsError(
-                f"the weights became NaN or infinite in epoch {epoch + 1} ({_names(bad)}); "
-                f"they were not saved. Try a lower learning rate (now {self.optimizer.lr}), "
+                f"NaN or infinity appeared in epoch {epoch + 1} in {_names(bad)}; the "
+                f"weights were not saved. Try a lower learning rate (now {self.optimizer.lr}), "
                 f"check the optimizer's settings ({self.optimizer!r}), or check the data for NaN")
         for name in ("loss", "val_loss"):
             value = logs.get(name)
@@ -546,7 +555,8 @@ def set_random_states(model, states):
 
 class _interrupt_after_batch:
     """Within the block, Ctrl-C only raises a flag (checked after each batch), so a
-    checkpoint never holds a half-applied step. A second Ctrl-C stops at once."""
+    checkpoint never holds a half-applied step. A second Ctrl-C stops at once, except
+    inside a step or a save (files.defer_sigint): it reaches this handler when they end."""
 
     def __enter__(self):
         self.flag = False

@@ -191,6 +191,20 @@ def test_model_checkpoint_refuses_non_finite_weights_and_keeps_the_good_file(tmp
     assert path.read_bytes() == before
 
 
+def test_an_infinite_optimizer_buffer_is_not_saved_either(tmp_path, digits):
+    """load() refuses NaN/inf buffers, so saving them would replace a good checkpoint with
+    one that cannot be loaded."""
+    x, y = digits
+    model = compiled(small_model(), Adam(lr=1e-3))
+    fit(model, x, y, epochs=1)
+    model.optimizer.state[1]["exp_avg_sq"][0] = np.inf
+    saver = cb.ModelCheckpoint(tmp_path / "a.npz")
+    saver.set_model(model)
+    with pytest.raises(FloatingPointError, match="optimizer state 1 exp_avg_sq"):
+        saver.on_epoch_end(0, {"val_loss": 1.0})
+    assert not (tmp_path / "a.npz").exists()
+
+
 def test_save_best_only_never_counts_nan_as_an_improvement(tmp_path, digits):
     x, y = digits
     model = compiled(small_model())
@@ -299,7 +313,7 @@ def test_the_train_command_exits_non_zero_naming_the_last_good_checkpoint(tmp_pa
                      "--out", str(tmp_path)])
     err = capsys.readouterr().err
     checkpoint = tmp_path / "checkpoint.npz"
-    assert code == 1 and "weights became NaN or infinite in epoch 2" in err
+    assert code == 1 and "NaN or infinity appeared in epoch 2" in err
     assert f"the last good checkpoint is {checkpoint} (after epoch 1)" in err
     assert mc.load(checkpoint).checkpoint_epoch == 1
 
