@@ -217,7 +217,8 @@ def _train(args):
 def _last_good(args, saver, checkpoint):
     """Which checkpoint holds the last good weights, for a run that stopped badly."""
     if saver.last_saved is not None:
-        return f"the last good checkpoint is {saver.last_saved[0]} (after epoch {saver.last_saved[1]})"
+        path, epoch = saver.last_saved
+        return f"the last good checkpoint is {path} (after epoch {epoch})"
     if args.resume:
         return f"the last good checkpoint is still {args.resume}"
     if os.path.exists(checkpoint):

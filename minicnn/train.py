@@ -22,6 +22,7 @@ Usage::
     probs = model.predict(x_test)              # a NumPy array
 """
 import numbers
+import os
 import signal
 import threading
 import zlib
@@ -184,7 +185,9 @@ class TrainingAPI:
         x, y, validation_data = _split_validation(x, y, validation_data, validation_split)
         saved = self._resume_state(resume)
         if saved is not None:
-            saved = checked_training_state(saved)
+            source = (repr(os.fspath(resume)) if isinstance(resume, (str, os.PathLike))
+                      else "the checkpoint mc.load read")
+            saved = checked_training_state(saved, source)
         callback_list = list(callbacks or [])
         if verbose:
             callback_list.append(ProgressBar(epochs, len(x)))
@@ -195,7 +198,7 @@ class TrainingAPI:
                               shuffle=shuffle, callbacks=callback_list,
                               data=_data_fingerprint(y))
         if saved is not None:
-            self._fit.restore(saved, self, batches)
+            self._fit.restore(saved, self, batches, source)
         self.history = history = self._fit.history
         self.stop_training = False
         hooks.on_train_begin({"batches": batches, "samples": n})
@@ -422,7 +425,7 @@ class _FitState:
                 "callbacks": [{"class": type(c).__name__, "state": c.get_state()}
                               for c in self.callbacks]}
 
-    def restore(self, saved, model, batches):
+    def restore(self, saved, model, batches, source="the checkpoint"):
         """Continue from ``saved`` (checked by checked_training_state): same batch size,
         order and data, else a ValueError that says what differs."""
         if saved["batch_size"] != self.batch_size or saved["shuffle"] != self.shuffle:
@@ -444,59 +447,61 @@ class _FitState:
         history = saved["history"]
         for epoch in range(len(next(iter(history.values()), []))):
             self.history.append(epoch, {k: v[epoch] for k, v in history.items()})
-        set_random_states(model, saved["rng"])
+        set_random_states(model, saved["rng"], source)
         for c, s in zip(self.callbacks, saved["callbacks"]):
             if type(c).__name__ == s["class"]:
                 try:
                     c.set_state(s["state"])
                 except (ValueError, TypeError, KeyError, AttributeError) as error:
                     raise _bad_state(f"the state of the callback {s['class']} is not valid "
-                                     f"({error})") from None
+                                     f"({error})", source) from None
 
 
-def checked_training_state(saved):
+def checked_training_state(saved, source="the checkpoint"):
     """The training state a checkpoint holds (its header's "training"), after checking
     every field ``fit(resume=...)`` reads: a malformed one raises CheckpointError saying
     which and why, never a KeyError or TypeError from deep inside ``fit``."""
     if not isinstance(saved, dict):
-        raise _bad_state(f"it is a {type(saved).__name__}, not a mapping")
+        raise _bad_state(f"it is a {type(saved).__name__}, not a mapping", source)
     for key, low in (("epoch", 0), ("batch", 0), ("epochs", 1), ("batch_size", 1), ("seed", 0)):
         value = saved.get(key)
         if not _is_int(value) or value < low:
-            raise _bad_state(f"{key!r} must be a whole number >= {low}, got {value!r}")
+            raise _bad_state(f"{key!r} must be a whole number >= {low}, got {value!r}", source)
     if not isinstance(saved.get("shuffle"), bool):
-        raise _bad_state(f"'shuffle' must be true or false, got {saved.get('shuffle')!r}")
+        raise _bad_state(f"'shuffle' must be true or false, got {saved.get('shuffle')!r}", source)
     totals = saved.get("totals")
     if (not isinstance(totals, dict) or not _is_int(totals.get("count"))
             or totals["count"] < 0 or not _numbers_by_name(totals.get("sums"))):
         raise _bad_state(f"'totals' must be {{'count': a whole number >= 0, 'sums': "
-                         f"{{name: number}}}}, got {totals!r}")
+                         f"{{name: number}}}}, got {totals!r}", source)
     history = saved.get("history")
     if (not isinstance(history, dict)
             or not all(isinstance(k, str) and isinstance(v, list) for k, v in history.items())
             or not all(_numbers_by_name(dict(enumerate(v))) for v in history.values())
             or len({len(v) for v in history.values()}) > 1):
         raise _bad_state("'history' must map each logged name to a list of numbers, all of "
-                         "the same length")
+                         "the same length", source)
     data = saved.get("data")
     if data is not None and (not isinstance(data, dict) or set(data) != {"samples", "labels"}
                              or not all(_is_int(v) for v in data.values())):
-        raise _bad_state(f"'data' must be {{'samples': n, 'labels': checksum}}, got {data!r}")
+        raise _bad_state(f"'data' must be {{'samples': n, 'labels': checksum}}, got "
+                         f"{data!r}", source)
     rng = saved.get("rng")
     if (not isinstance(rng, dict) or "global" not in rng
             or not all(isinstance(k, str) and isinstance(v, dict) for k, v in rng.items())):
-        raise _bad_state("'rng' must map generator names (at least 'global') to their states")
+        raise _bad_state("'rng' must map generator names (at least 'global') to their "
+                         "states", source)
     callbacks = saved.get("callbacks")
     if not isinstance(callbacks, list) or not all(
             isinstance(c, dict) and isinstance(c.get("class"), str)
             and isinstance(c.get("state"), dict) for c in callbacks):
-        raise _bad_state("'callbacks' must be a list of {'class': name, 'state': {...}}")
+        raise _bad_state("'callbacks' must be a list of {'class': name, 'state': {...}}", source)
     return saved
 
 
-def _bad_state(what):
+def _bad_state(what, source="the checkpoint"):
     from .checkpoint import CheckpointError
-    return CheckpointError(f"the checkpoint's training state is not valid: {what}. The file "
+    return CheckpointError(f"the training state of {source} is not valid: {what}. The file "
                            f"is damaged or was not written by minicnn's fit; load it with "
                            f"mc.load and train afresh, without resume")
 
@@ -534,7 +539,7 @@ def random_states(model):
     return states
 
 
-def set_random_states(model, states):
+def set_random_states(model, states, source="the checkpoint"):
     """Put back the generator states ``random_states`` saved. Each saved state is tried
     on a scratch generator of the same kind first, so a malformed one raises
     CheckpointError (naming it) before any generator changes."""
@@ -548,7 +553,8 @@ def set_random_states(model, states):
             type(generator.bit_generator)().state = states[name]
         except (TypeError, ValueError, KeyError, OverflowError) as error:
             raise _bad_state(f"the random generator state {name!r} does not fit a "
-                             f"{type(generator.bit_generator).__name__} ({error})") from None
+                             f"{type(generator.bit_generator).__name__} ({error})",
+                             source) from None
     for name, generator in targets.items():
         generator.bit_generator.state = states[name]
 

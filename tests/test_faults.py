@@ -495,7 +495,7 @@ def test_only_our_stale_temp_files_are_removed(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(set(names) - {"a.npz.abcd1234.tmp"})
 
 
-# ----------------------------------------------------------------------------- saved optimiser state
+# ----------------------------------------------------------------------------- saved optimiser
 def trained_sgd():
     params = [mc.Parameter(np.ones((2, 3))), mc.Parameter(np.ones(3))]
     opt = SGD(params, lr=0.1, momentum=0.9)
