@@ -71,6 +71,15 @@ def test_idx_files_longer_than_their_header_are_refused(tmp_path):
         read_idx(path, 1)
 
 
+def test_a_corrupt_gzip_idx_file_is_named_not_a_zlib_traceback(tmp_path):
+    data = bytearray(gzip.compress(idx_bytes(np.arange(200) % 10)))
+    data[12] ^= 0xFF                                  # damage the deflate stream
+    path = tmp_path / "labels-idx1-ubyte.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"labels-idx1-ubyte.gz: corrupt or truncated gzip data"):
+        read_idx(path, 1)
+
+
 def test_training_and_test_image_sizes_are_cross_checked(tmp_path):
     write_mnist(tmp_path / "mnist", test_size=(20, 20))
     with pytest.raises(ValueError, match=r"mnist: the training images \(.*train-images-idx3-ubyte"

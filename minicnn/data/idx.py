@@ -9,6 +9,7 @@ Images files have d = 3 (magic 0x00000803), label files d = 1 (magic 0x00000801)
 import gzip
 import math
 import os
+import zlib
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def read_bytes(path):
     if data[:2] == GZIP_MAGIC:
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({error}); delete the file "
                              f"and download it again") from None
     return data
@@ -69,7 +70,7 @@ def read_idx(path, ndim=None):
         f = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
             return _read_idx_stream(path, f, compressed, ndim)
-        except (OSError, EOFError) as error:           # gzip.BadGzipFile is an OSError
+        except (OSError, EOFError, zlib.error) as error:   # gzip.BadGzipFile is an OSError
             raise ValueError(f"{path}: corrupt or truncated gzip data ({error}); delete the file "
                              f"and download it again") from None
 
