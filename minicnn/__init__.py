@@ -33,7 +33,8 @@ from . import zoo
 from . import callbacks
 from .checkpoint import CheckpointError, load, load_weights, save, save_weights
 from .layers.config import register_layer, register_serializable
-from .train import NonFiniteLossError
+from .train import NonFiniteError, NonFiniteLossError, NonFiniteWeightsError
+from .files import SaveError
 # (exports-issue4)
 from .models import GraphModel, Input
 from .zoo import to_torch_state_dict, load_torch_state_dict
