@@ -18,7 +18,7 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 from . import functional  # noqa: E402  (after the environment above)
 from .backend import available_backends, get_backend, set_backend, use_backend
 from .rng import manual_seed
-from .tensor import (Function, Parameter, Tensor, detect_anomaly, enable_grad,
+from .tensor import (Function, OutOfMemoryError, Parameter, Tensor, detect_anomaly, enable_grad,
                      get_default_dtype, is_grad_enabled, no_grad, set_default_dtype,
                      topological_order)
 

@@ -209,3 +209,16 @@ def test_tensor_and_parameter_flags_must_be_bools():
                                         "got 'false'"):
         mc.Parameter(np.ones(2), name="w", trainable="false")
     assert mc.Tensor([1.0], requires_grad=np.bool_(True)).requires_grad is True
+
+
+def test_model_summary_takes_the_batch_size_the_memory_advice_names():
+    model = mc.Sequential([Conv2D(4, 3, input_shape=(1, 8, 8)), Flatten(), Dense(2)])
+    text = model.summary(batch_size=32, print_fn=None)
+    assert "Memory (N=32)" in text
+
+
+def test_bool_class_labels_are_refused_by_the_loss_with_the_fix():
+    logits = mc.Tensor(np.zeros((3, 2), np.float32))
+    with pytest.raises(TypeError, match=r"labels must be integer class indices, got dtype bool "
+                                        r"\(pass labels.astype\(np.int64\)\)"):
+        mc.functional.cross_entropy(logits, np.array([True, False, True]))

@@ -20,8 +20,11 @@ def fresh_names():
 def test_non_float_input_is_refused_with_the_layer_name(dtype):
     x = np.zeros((2, 3, 8, 8), dtype=dtype)
     name = np.dtype(dtype).name
+    pixels = (r" \(for pixels 0..255, mc.data.ToFloat\(\)\(x\) divides by 255, as fit and "
+              r"predict do with uint8\)" if name == "uint8" else "")
     with pytest.raises(TypeError, match=rf"^Conv2D 'conv2d': expected floating-point input, "
-                                        rf"got {name}; convert with x.astype\('float32'\)$"):
+                                        rf"got {name}; convert with x.astype\('float32'\)"
+                                        rf"{pixels}$"):
         Conv2D(4, 3)(x)
 
 

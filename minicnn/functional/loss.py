@@ -53,8 +53,9 @@ def _target_distribution(labels, n, num_classes, dtype, label_smoothing, op):
     labels = labels.data if hasattr(labels, "data") and hasattr(labels, "creator") else labels
     xp = array_module(labels)
     labels = xp.asarray(labels)
-    if labels.dtype.kind not in "iubf":
-        raise TypeError(f"{op}: labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.dtype.kind not in "iubf" or (labels.dtype.kind == "b" and labels.ndim == 1):
+        raise TypeError(f"{op}: labels must be integer class indices, got dtype {labels.dtype}"
+                        f" (pass labels.astype(np.int64))")
     if labels.ndim == 2:                       # class probabilities (soft or one-hot targets)
         if labels.shape != (n, num_classes):
             raise ValueError(f"{op}: probability targets must have shape ({n}, {num_classes}) "

@@ -161,8 +161,10 @@ class Layer(Module):
                                     f"got {type(x).__name__}")
                 x = np.asarray(x)
             if np.dtype(x.dtype).kind != "f":
+                pixels = (" (for pixels 0..255, mc.data.ToFloat()(x) divides by 255, as fit and "
+                          "predict do with uint8)" if np.dtype(x.dtype) == np.uint8 else "")
                 raise TypeError(f"{self.describe()}: expected floating-point input, got "
-                                f"{x.dtype}; convert with x.astype('{self.dtype}')")
+                                f"{x.dtype}; convert with x.astype('{self.dtype}'){pixels}")
             x = Tensor(x)
         return x
 

@@ -338,11 +338,12 @@ class Module:
             out = self(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
         return out.shape[1:]
 
-    def summary(self, line_length=None, print_fn=print):
+    def summary(self, line_length=None, print_fn=print, batch_size=None):
         """Print a Keras-style table of the layers, output shapes and parameter counts;
-        return it as a string."""
+        return it as a string. ``batch_size``: add each layer's memory for a batch of that
+        size and the estimated memory of a training step."""
         from ..models.summary import summary
-        return summary(self, line_length=line_length, print_fn=print_fn)
+        return summary(self, line_length=line_length, print_fn=print_fn, batch_size=batch_size)
 
     def extra_repr(self):
         return f"name={self.name!r}"
