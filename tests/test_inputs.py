@@ -118,7 +118,7 @@ def test_cifar_python_batch_pixels_must_be_bytes_not_floats(tmp_path):
                                              r"CIFAR-10 pixels are uint8 0..255"):
             read_cifar_py(path)
     path = write_py_batch(tmp_path / "data_batch_1", PIXELS.astype(np.int64) + 1, [0, 1, 2])
-    with pytest.raises(ValueError, match=r"b'data' holds values 1..256; CIFAR-10 pixels are 0..255"):
+    with pytest.raises(ValueError, match=r"b'data' holds values 1..256; pixels are 0..255"):
         read_cifar_py(path)
     path = write_py_batch(tmp_path / "data_batch_1", PIXELS.astype(np.int64), [0, 1, 2])
     x, y = read_cifar_py(path)                        # integers 0..255 are fine, as uint8

@@ -100,6 +100,17 @@ def check_same_samples(train, validation, where="fit"):
                          f"both in the same form (class indices or one-hot rows)")
 
 
+def check_pixels(x, who, not_integers):
+    """Raise ValueError unless ``x`` holds pixels to scale by 1/255: uint8, or integers
+    0..255. ``who`` names the array; ``not_integers`` is what to say of any other dtype."""
+    if x.dtype == np.uint8:
+        return
+    if x.dtype.kind not in "iu":
+        raise ValueError(f"{who} {not_integers}")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise ValueError(f"{who} holds values {x.min()}..{x.max()}; pixels are 0..255")
+
+
 def check_data_file(path, what="a data file"):
     """A ValueError naming ``path`` if it is a folder where a file should be (open()
     would raise IsADirectoryError, a bare OSError, deep inside a reader)."""

@@ -15,7 +15,7 @@ import pickle
 
 import numpy as np
 
-from .checks import check_data_file
+from .checks import check_data_file, check_pixels
 
 RECORD = 1 + 3 * 32 * 32
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
@@ -84,14 +84,9 @@ def check_cifar_batch(path, pixels, labels):
     if pixels.ndim != 2 or pixels.shape[1] != 3072:
         raise ValueError(f"{path}: b'data' has shape {pixels.shape}; a CIFAR-10 batch holds "
                          f"(N, 3072): 1,024 red, 1,024 green, 1,024 blue pixels per image")
-    if pixels.dtype != np.uint8:
-        if pixels.dtype.kind not in "iu":
-            raise ValueError(f"{path}: b'data' holds {pixels.dtype} values; CIFAR-10 pixels are "
-                             f"uint8 0..255 (floats would wrap or truncate if cast; convert "
-                             f"them yourself and save uint8)")
-        if pixels.size and (pixels.min() < 0 or pixels.max() > 255):
-            raise ValueError(f"{path}: b'data' holds values {pixels.min()}..{pixels.max()}; "
-                             f"CIFAR-10 pixels are 0..255")
+    check_pixels(pixels, f"{path}: b'data'",
+                 f"holds {pixels.dtype} values; CIFAR-10 pixels are uint8 0..255 (floats would "
+                 f"wrap or truncate if cast; convert them yourself and save uint8)")
     try:
         y = np.asarray(labels)
     except ValueError as error:

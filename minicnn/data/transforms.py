@@ -8,6 +8,8 @@ Each transform is a small class whose ``__call__(x, rng=None)`` returns a new ar
 """
 import numpy as np
 
+from .checks import check_pixels
+
 
 class Compose:
     """Apply transforms one after the other."""
@@ -32,14 +34,9 @@ class ToFloat:
 
     def __call__(self, x, rng=None):
         x = np.asarray(x)
-        if x.dtype != np.uint8:
-            if x.dtype.kind not in "iu":
-                raise ValueError(f"ToFloat: x is {x.dtype}; ToFloat turns pixels 0..255 "
-                                 f"(uint8) into floats 0..1, so give it the integer images "
-                                 f"(or leave it out for images that are floats already)")
-            if x.size and (x.min() < 0 or x.max() > 255):
-                raise ValueError(f"ToFloat: x holds values {x.min()}..{x.max()}; pixels are "
-                                 f"0..255")
+        check_pixels(x, "ToFloat: x", f"is {x.dtype}; ToFloat turns pixels 0..255 (uint8) into "
+                     f"floats 0..1, so give it the integer images (or leave it out for images "
+                     f"that are floats already)")
         return x.astype(np.float32) / np.float32(255)
 
     def __repr__(self):
