@@ -487,7 +487,8 @@ def cmd_summary(args):
     shape = (3, 32, 32) if args.dataset == "cifar10" else (1, 28, 28)
     if args.input_shape:
         shape = tuple(int(n) for n in args.input_shape.split(","))
-    model_builders()[args.model](num_classes=10, input_shape=shape).summary()
+    model_builders()[args.model](num_classes=10, input_shape=shape).summary(
+        batch_size=args.batch_size)
     return 0
 
 
@@ -733,6 +734,9 @@ def build_parser():
     p.add_argument("model", choices=models)
     p.add_argument("--dataset", choices=sorted(RECIPES), default="mnist-sample")
     p.add_argument("--input-shape", help="C,H,W (default: from --dataset)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="also estimate each layer's memory, and a training step's, for a "
+                        "batch of this size")
     p.set_defaults(run=cmd_summary)
 
     p = commands.add_parser("explain", help="each layer's shapes, cost and times, and what "

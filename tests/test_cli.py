@@ -71,6 +71,8 @@ def test_resume_continues_a_run(trained, capsys, tmp_path):
 def test_summary_and_datasets(capsys):
     assert main(["summary", "lenet", "--dataset", "cifar10"]) == 0
     assert "(None, 6, 28, 28)" in capsys.readouterr().out
+    assert main(["summary", "lenet", "--batch-size", "32"]) == 0
+    assert "Estimated memory for a training step at batch 32" in capsys.readouterr().out
     assert main(["datasets", "--data", "/nonexistent"]) == 0
     out = capsys.readouterr().out
     assert "mnist-sample   embedded" in out and "search order: /nonexistent" in out
