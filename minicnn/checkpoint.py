@@ -44,7 +44,7 @@ import zlib
 import numpy as np
 
 from .files import atomic_write
-from .layers.config import deserialize, serialize, weight_budget
+from .layers.config import deserialize, serialize, short_repr, weight_budget
 from .layers.module import Module
 
 FORMAT = "minicnn-checkpoint"
@@ -168,10 +168,10 @@ class CheckpointFile:
         table = {}
         for info in infos:
             if not info.filename.endswith(".npy"):
-                raise self.error(f"it holds {_short(info.filename)}, which is not a .npy array")
+                raise self.error(f"it holds {short_repr(info.filename)}, which is not a .npy array")
             if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED,
                                                                   zipfile.ZIP_DEFLATED):
-                raise self.error(f"{_short(info.filename)} is encrypted or compressed in a way "
+                raise self.error(f"{short_repr(info.filename)} is encrypted or compressed in a way "
                                  f"minicnn does not write")
             table[info.filename[:-4]] = info
         if "__header__" not in table:
@@ -208,8 +208,8 @@ class CheckpointFile:
             found = re.fullmatch(r"optimizer/(\d{1,9})/([^/]+)", name)
             if name not in expected and not (found and int(found[1]) < len(states)
                                              and found[2] not in states[int(found[1])]):
-                raise self.error(f"it holds the entry {_short(name)}, which its header does not "
-                                 f"list")
+                raise self.error(f"it holds the entry {short_repr(name)}, which its header "
+                                 f"does not list")
             shapes[name] = self._npy_header(name, kinds="f")
         missing = sorted(expected - set(shapes))
         if missing:
@@ -226,16 +226,17 @@ class CheckpointFile:
             elif version == (2, 0):
                 shape, _, dtype = np.lib.format.read_array_header_2_0(f)
             else:
-                raise self.error(f"{_short(name)} is a .npy array of version {version}, which "
+                raise self.error(f"{short_repr(name)} is a .npy array of version {version}, which "
                                  f"minicnn does not write")
             offset = f.tell()
         if dtype.hasobject or dtype.fields is not None or dtype.kind not in kinds:
             what = "floats" if kinds == "f" else "text"
-            raise self.error(f"{_short(name)} holds {dtype}, not {what} (object arrays are never "
-                             f"read)")
-        if any(n < 0 for n in shape) or offset + math.prod(shape) * dtype.itemsize != info.file_size:
-            raise self.error(f"{_short(name)} declares the shape {shape} of {dtype}, which does "
-                             f"not match its size ({info.file_size:,} bytes)")
+            raise self.error(f"{short_repr(name)} holds {dtype}, not {what} (object arrays are "
+                             f"never read)")
+        size = offset + math.prod(shape) * dtype.itemsize
+        if any(n < 0 for n in shape) or size != info.file_size:
+            raise self.error(f"{short_repr(name)} declares the shape {shape} of {dtype}, which "
+                             f"does not match its size ({info.file_size:,} bytes)")
         return tuple(shape), dtype
 
     # -- reading arrays
@@ -247,8 +248,8 @@ class CheckpointFile:
         """The array ``name``, read only if its declared shape is ``shape``."""
         declared, _ = self.shapes[name]
         if declared != tuple(shape):
-            raise self.error(f"{_short(name)} is {declared} in the file but {tuple(shape)} in the "
-                             f"model its architecture builds")
+            raise self.error(f"{short_repr(name)} is {declared} in the file but {tuple(shape)} "
+                             f"in the model its architecture builds")
         return self._read(name)
 
     def weight_elements(self):
@@ -333,7 +334,7 @@ class CheckpointFile:
         if info:
             cls = optim.OPTIMIZERS.get(info["class"].lower())
             if cls is None:
-                raise self.error(f"it names the optimiser {_short(info['class'])}; minicnn has "
+                raise self.error(f"it names the optimiser {short_repr(info['class'])}; minicnn has "
                                  f"{', '.join(sorted(optim.OPTIMIZERS))}")
             optimizer = cls()
         try:
@@ -361,8 +362,8 @@ class _Reading:
         if issubclass(kind, damaged) or (
                 issubclass(kind, OSError) and not issubclass(kind, (PermissionError,
                                                                     FileNotFoundError))):
-            raise self.checkpoint.error(f"cannot read {_short(self.what)} ({error}); the file is "
-                                        f"truncated, damaged or not a checkpoint") from None
+            raise self.checkpoint.error(f"cannot read {short_repr(self.what)} ({error}); the file "
+                                        f"is truncated, damaged or not a checkpoint") from None
         return False
 
 
@@ -380,10 +381,10 @@ def check_header(header, error):
     if not isinstance(header, dict):
         raise error("its header is not a JSON object")
     if header.get("format") != FORMAT:
-        raise error(f"its format is {_short(header.get('format'))}, not {FORMAT!r}")
+        raise error(f"its format is {short_repr(header.get('format'))}, not {FORMAT!r}")
     version = header.get("version")
     if not _is_int(version) or version < 1:
-        raise error(f"its version is {_short(version)}, not a positive integer")
+        raise error(f"its version is {short_repr(version)}, not a positive integer")
     if version > VERSION:
         raise error(f"it was written by a newer minicnn (checkpoint version {version}; this "
                     f"minicnn reads up to {VERSION}): upgrade minicnn to read it")
@@ -401,23 +402,25 @@ def check_header(header, error):
     if shape is not None and not (isinstance(shape, list) and 1 <= len(shape) <= 8
                                   and all(_is_int(n) and n > 0 for n in shape)
                                   and math.prod(shape) <= MAX_INPUT_ELEMENTS):
-        raise error(f"its input shape {_short(shape)} is not a list of up to 8 positive sizes "
+        raise error(f"its input shape {short_repr(shape)} is not a list of up to 8 positive sizes "
                     f"(at most {MAX_INPUT_ELEMENTS:,} numbers a sample)")
     if header["epoch"] is not None and not (_is_int(header["epoch"]) and header["epoch"] >= 0):
-        raise error(f"its epoch {_short(header['epoch'])} is not a whole number >= 0")
+        raise error(f"its epoch {short_repr(header['epoch'])} is not a whole number >= 0")
     for key in ("training", "metadata"):
         if header[key] is not None and not isinstance(header[key], dict):
             raise error(f"its {key} is not a JSON object")
     settings = header["compile"]
     if settings is not None and not (
             isinstance(settings, dict) and set(settings) <= {"loss", "metrics"}
-            and isinstance(settings.get("loss"), str) and isinstance(settings.get("metrics", []), list)
+            and isinstance(settings.get("loss"), str)
+            and isinstance(settings.get("metrics", []), list)
             and all(isinstance(m, str) for m in settings.get("metrics", []))):
         raise error("its compile settings are not a loss name and a list of metric names")
     info = header["optimizer"]
     if info is not None and not (
             isinstance(info, dict) and isinstance(info.get("class"), str)
-            and isinstance(info.get("hyperparameters"), dict) and isinstance(info.get("state"), list)
+            and isinstance(info.get("hyperparameters"), dict)
+            and isinstance(info.get("state"), list)
             and len(info["state"]) <= MAX_ENTRIES
             and all(isinstance(s, dict) for s in info["state"])):
         raise error("its optimiser entry is not a class name, hyper-parameters and a state list")
@@ -425,11 +428,6 @@ def check_header(header, error):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _short(value, limit=60):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _refuse_code_paths(architecture, checkpoint):
@@ -446,8 +444,8 @@ def _refuse_code_paths(architecture, checkpoint):
             if path is not None:
                 raise checkpoint.error(
                     f"it is a version-1 checkpoint whose architecture names code by its import "
-                    f"path ({_short(path)}), which minicnn no longer follows. Its weights still "
-                    f"load: build the model in code, mc.load_weights(model, path), then "
+                    f"path ({short_repr(path)}), which minicnn no longer follows. Its weights "
+                    f"still load: build the model in code, mc.load_weights(model, path), then "
                     f"mc.save(model, path) writes version {VERSION} (register your own classes "
                     f"with mc.register_layer first)")
             stack.extend(value.values())

@@ -194,10 +194,11 @@ def defer_sigint():
     Inside the block a SIGINT is only counted; at the end the handler that was installed
     before gets each one, in order (Python's default raises KeyboardInterrupt; fit's first
     asks to stop after the batch, its second raises). So an optimiser step or a file
-    write is never cut in half. Blocks nest. Outside the main thread (where Python runs
-    no signal handler) it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    write is never cut in half. Blocks nest: an inner one leaves it to the outer one
+    (the optimiser step inside fit's step holds the handler only once). Outside the
+    main thread (where Python runs no signal handler) it does nothing."""
+    if threading.current_thread() is not threading.main_thread() or _DEFERRING[0]:
+        yield                                        # not ours to handle, or held already
         return
     previous = signal.getsignal(signal.SIGINT)
     if previous is None:                             # a handler not set from Python
@@ -205,9 +206,14 @@ def defer_sigint():
         return
     pending = []
     signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    _DEFERRING[0] = 1
     try:
         yield
     finally:
+        _DEFERRING[0] = 0
         signal.signal(signal.SIGINT, previous)
         for signum in pending:                       # the handler may raise: that ends it
             signal.raise_signal(signum)
+
+
+_DEFERRING = [0]     # 1 inside the outermost defer_sigint (an inner one then does nothing)

@@ -34,6 +34,7 @@ import numbers
 
 import numpy as np
 
+from .arguments import finite_number
 from .backend import array_module
 from .files import defer_sigint
 from .tensor import Tensor
@@ -254,15 +255,7 @@ def _to_numpy(a):
 def _number(optimizer, key, value, low=None, below=None):
     """``value`` as a float if it is a finite real number in [low, below), else a
     ValueError naming the optimizer and ``key``."""
-    name = type(optimizer).__name__
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not math.isfinite(value):
-        raise ValueError(f"{name}: {key} must be a finite number, got {value!r}")
-    if low is not None and value < low:
-        raise ValueError(f"{name}: {key} must be >= {low}, got {value!r}")
-    if below is not None and value >= below:
-        raise ValueError(f"{name}: {key} must be < {below}, got {value!r}")
-    return float(value)
+    return finite_number(value, f"{type(optimizer).__name__}: {key}", low=low, below=below)
 
 
 class SGD(Optimizer):

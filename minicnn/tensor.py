@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from .arguments import check_bool
 from .backend import array_module
 
 # ----------------------------------------------------------------------------- modes
@@ -264,13 +265,6 @@ def out_of_memory(fn, phase, arrays, error):
         f"a training step needs for a batch of N")
 
 
-def _flag(value, what):
-    """A real bool: bool('false') is True, so strings, numbers and None are refused."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def _check_finite(array, what):
     xp = array_module(array)
     if not bool(xp.all(xp.isfinite(array))):
@@ -315,7 +309,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
         self.data = _to_array(data, dtype)
-        self.requires_grad = _flag(requires_grad, "Tensor: requires_grad")
+        self.requires_grad = check_bool(requires_grad, "Tensor: requires_grad")
         self.grad = None
         self.creator = None
         self.name = name
@@ -364,7 +358,7 @@ class Tensor:
         self.grad = None
 
     def requires_grad_(self, flag=True):
-        self.requires_grad = _flag(flag, "requires_grad_")
+        self.requires_grad = check_bool(flag, "requires_grad_")
         return self
 
     # -- backward
@@ -413,10 +407,10 @@ class Tensor:
                 input_grads = fn.backward(g)
             except MemoryError as error:
                 raise out_of_memory(fn, "backward", (g,), error) from error
-            if not retain_graph:
-                fn.release()
             if _OP_TIMERS:
                 _report_time(fn, "backward", start)
+            if not retain_graph:
+                fn.release()
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for i, (x, gx, needed) in enumerate(zip(fn.inputs, input_grads, fn.needs_input_grad)):
@@ -499,8 +493,8 @@ class Parameter(Tensor):
     """A Tensor that a layer owns and an optimiser updates (``requires_grad=True``)."""
 
     def __init__(self, data, requires_grad=True, dtype=None, name=None, trainable=True):
-        trainable = _flag(trainable, f"Parameter {name!r}: trainable")
-        requires_grad = _flag(requires_grad, f"Parameter {name!r}: requires_grad")
+        trainable = check_bool(trainable, f"Parameter {name!r}: trainable")
+        requires_grad = check_bool(requires_grad, f"Parameter {name!r}: requires_grad")
         super().__init__(data, requires_grad=requires_grad and trainable, dtype=dtype, name=name)
         self.trainable = trainable
 

@@ -362,7 +362,8 @@ ARGUMENTS = ["units", "filters", "kernel_size", "strides", "padding", "activatio
              "rate", "seed", "pool_size", "input_shape", "dtype", "momentum", "epsilon", "name",
              "layers", "axis", "size", "alpha", "kernel_initializer"]
 VALUES = JSON | st.builds(lambda v: {"__tuple__": v}, st.lists(st.integers(-3, 40), max_size=4)) \
-    | st.sampled_from([{"__dtype__": "float64"}, {"__dtype__": "object"}, {"__function__": "F.relu"},
+    | st.sampled_from([{"__dtype__": "float64"}, {"__dtype__": "object"},
+                       {"__function__": "F.relu"},
                        {"__object__": {"class": "HeNormal", "config": {"seed": 1}}},
                        {"__class__": "Zeros"}, {"__module__": {"class": "ReLU", "config": {}}}])
 

@@ -67,7 +67,8 @@ def test_an_idx_header_with_huge_sizes_is_checked_before_allocating(tmp_path):
 def test_idx_files_longer_than_their_header_are_refused(tmp_path):
     path = tmp_path / "labels.gz"
     path.write_bytes(gzip.compress(idx_bytes(np.arange(5)) + b"\x00"))
-    with pytest.raises(ValueError, match=r"declares 5 labels \(5 bytes\) but holds more than 5 bytes"):
+    with pytest.raises(ValueError, match=r"declares 5 labels \(5 bytes\) but holds more than "
+                                         r"5 bytes"):
         read_idx(path, 1)
 
 
@@ -206,7 +207,8 @@ def test_other_integer_images_are_refused_with_the_rule_and_the_fix(call):
                                          rf"pixels 0..255, or x.astype\(np.float32\)"):
         getattr(model, call)(*args, **({"verbose": 0} if call == "fit" else {}))
     with pytest.raises(ValueError, match=rf"^{call}: x is int64 \(values -1..1\); .*: pass "
-                                         rf"x.astype\(np.float32\) to use the numbers as they are$"):
+                                         rf"x.astype\(np.float32\) to use the numbers as they "
+                                         rf"are$"):
         bad = np.ones_like(x) * np.sign(np.arange(12) - 5)[:, None, None, None]
         getattr(model, call)(*((bad,) if call == "predict" else (bad, Y)))
     with pytest.raises(ValueError, match=rf"^{call}: x is bool"):
@@ -293,7 +295,8 @@ DIGITS = mc.data.load_mnist_sample()[1][0][:3, 0]               # uint8 (3, 28, 
                     r"\(H, W\)"),
     (np.zeros(784, np.float32), r"holds an array of shape \(784,\), not images"),
     (DIGITS.astype(np.int64), r"x is int64 \(values 0..255\); minicnn scales only uint8 images "
-                              r"\(by 1/255\) and takes floats as they are: save x.astype\(np.uint8\)"),
+                              r"\(by 1/255\) and takes floats as they are: save "
+                              r"x.astype\(np.uint8\)"),
     (DIGITS > 0, r"x is bool"),
     (np.zeros((2, 28, 28, 3), np.float32), r"holds an array of shape \(2, 28, 28, 3\), but the "
                                            r"model takes images \(1, 28, 28\): give \(N, 1, 28, "

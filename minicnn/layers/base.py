@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..arguments import check_bool
 from ..rng import new_rng
 from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope
 from . import activations, initializers
@@ -240,9 +241,7 @@ class Layer(Module):
     def _bool(self, value, what):
         """A real bool (True/False or a NumPy bool): 'false', 0 or None are refused, since
         bool('false') is True."""
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{self.describe()}: {what} must be True or False, got {value!r}")
-        return bool(value)
+        return check_bool(value, f"{self.describe()}: {what}")
 
     def _number(self, value, what, at_least=None, above=None, below=None, at_most=None,
                 hint=""):

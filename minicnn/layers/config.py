@@ -12,7 +12,8 @@ minicnn.layers.module). Argument values are stored as
     tuple                               {"__tuple__": [...]}
     dict                                {"__dict__": {...}}   (string keys)
     Module                              {"__module__": {"class": "Dense", "config": {...}}}
-    NumPy dtype / array                 {"__dtype__": "float32"} / {"__array__": [...], "dtype": "float32"}
+    NumPy dtype                         {"__dtype__": "float32"}
+    NumPy array                         {"__array__": [...], "dtype": "float32"}
     registered function                 {"__function__": "F.relu"}
     registered class / object           {"__class__": "HeNormal"} /
                                         {"__object__": {"class": "HeNormal", "config": {"seed": 3}}}
@@ -126,7 +127,7 @@ def _lookup(name, kind, custom):
     """The registered class or function for a stored name. kind: 'layer' (a Module
     class), 'class' (any other class) or 'function'."""
     if not isinstance(name, str):
-        raise ValueError(f"a stored {kind} name must be a string, got {_short(name)}")
+        raise ValueError(f"a stored {kind} name must be a string, got {short_repr(name)}")
     found = custom.get(name) if name in custom else _USER.get(name)
     if found is None:
         found = _own(name, kind == "layer")
@@ -218,7 +219,7 @@ def _deserialize(data, custom, depth):
     if not (isinstance(data, dict) and set(data) == {"class", "config"}
             and isinstance(data["config"], dict)):
         raise ValueError(f"not an architecture description (expected {{'class': name, "
-                         f"'config': {{...}}}}): {_short(data)}")
+                         f"'config': {{...}}}}): {short_repr(data)}")
     cls = _lookup(data["class"], "layer", custom)
     if getattr(cls.from_config, "__func__", None) is Module.from_config.__func__:
         _check_arguments(cls, data["config"])   # a class with its own from_config checks it
@@ -236,7 +237,7 @@ def decode(value, custom=None, depth=0):
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if not (isinstance(value, dict) and len(value) in (1, 2)):
-        raise ValueError(f"unknown encoded value {_short(value)}")
+        raise ValueError(f"unknown encoded value {short_repr(value)}")
     tag = next(iter(value))
     body = value[tag]
     if set(value) == {"__array__", "dtype"}:
@@ -249,7 +250,7 @@ def decode(value, custom=None, depth=0):
             raise ValueError("a stored array is not a regular numeric array")
         return array
     if len(value) != 1:
-        raise ValueError(f"unknown encoded value {_short(value)}")
+        raise ValueError(f"unknown encoded value {short_repr(value)}")
     if tag == "__tuple__" and isinstance(body, list):
         return tuple(decode(v, custom, depth + 1) for v in body)
     if tag == "__dict__" and isinstance(body, dict):
@@ -267,12 +268,13 @@ def decode(value, custom=None, depth=0):
         cls = _lookup(body["class"], "class", custom)
         _check_arguments(cls, body["config"])
         return cls(**{k: decode(v, custom, depth + 1) for k, v in body["config"].items()})
-    raise ValueError(f"unknown encoded value {_short(value)}")
+    raise ValueError(f"unknown encoded value {short_repr(value)}")
 
 
 def _stored_dtype(name):
     if name not in DTYPES:
-        raise ValueError(f"a stored dtype must be one of {', '.join(DTYPES)}, got {_short(name)}")
+        raise ValueError(f"a stored dtype must be one of {', '.join(DTYPES)}, got "
+                         f"{short_repr(name)}")
     return name
 
 
@@ -292,7 +294,8 @@ def _check_arguments(cls, config):
                          f"(it takes {', '.join(sorted(allowed))})")
 
 
-def _short(value, limit=80):
+def short_repr(value, limit=80):
+    """repr(value), cut to ``limit`` characters (a value read from a file may be huge)."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 

@@ -32,6 +32,7 @@ import numbers
 
 import numpy as np
 
+from ..arguments import finite_number
 from ..rng import new_rng
 from ..tensor import get_default_dtype
 
@@ -69,12 +70,9 @@ def truncated_normal(rng, shape, mean=0.0, stddev=1.0):
 
 
 def check_number(owner, name, value, positive=False):
-    """``value`` as a finite float, or a ValueError naming the initialiser's argument."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or (positive and value <= 0):
-        need = "a positive finite number" if positive else "a finite number"
-        raise ValueError(f"{owner}: {name} must be {need}, got {value!r}")
-    return float(value)
+    """``value`` as a finite float (> 0 if ``positive``), or a ValueError naming the
+    initialiser's argument."""
+    return finite_number(value, f"{owner}: {name}", above=0 if positive else None)
 
 
 class Initializer(abc.ABC):

@@ -271,7 +271,7 @@ def _check_graph_config(config):
         return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < limit
     from ..layers.module import Module
     allowed = {"name", "layers", "nodes", "inputs", "outputs"}
-    if not (isinstance(config, dict) and set(config) <= allowed and allowed - {"name"} <= set(config)):
+    if not (isinstance(config, dict) and allowed - {"name"} <= set(config) <= allowed):
         raise ValueError(f"a graph Model's config has the keys {sorted(allowed)}")
     layers, nodes = config["layers"], config["nodes"]
     if not (isinstance(layers, list) and all(isinstance(layer, Module) for layer in layers)):
