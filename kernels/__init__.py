@@ -11,6 +11,10 @@ when no kernel is registered, or under ``mc.use_backend("numpy")``.
     pool.py         max / average pooling forward and backward, direct window loops
     elementwise.py  ReLU, fused bias + activation, softmax cross-entropy
     ops.py          the numba backend's Function subclasses that call them
+    cuda/           the same ops in CUDA C (one .cu per op family, element bodies in .cuh
+                    headers), for GPU arrays
+    cuda_ops.py     the cupy backend's Function subclasses: launch cuda/ through CuPy
+    cuda_host.py    the same CUDA source built for the CPU with g++, for the tests
     _jit.py         ``@kernel``: each loop function compiled twice, multi-threaded
                     (``prange`` split across threads) for large arrays and single-threaded
                     for small ones; both ``cache=True`` (compiled once, then loaded from
@@ -26,3 +30,12 @@ def register_numba_kernels():
     from .ops import NUMBA_KERNELS
     for reference, fast in NUMBA_KERNELS.items():
         register_kernel("numba", reference, fast)
+
+
+def register_cupy_kernels():
+    """Register the CUDA twins (kernels/cuda_ops.py) for GPU arrays (imports nothing
+    from CuPy until an op runs)."""
+    from ..backend import register_kernel
+    from .cuda_ops import CUPY_KERNELS
+    for reference, fast in CUPY_KERNELS.items():
+        register_kernel("cupy", reference, fast)

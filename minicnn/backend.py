@@ -9,6 +9,8 @@ A *backend* is a name that selects the kernels below the math:
     "numpy"   the reference code in minicnn.functional (always available)
     "numba"   compiled CPU kernels from minicnn.kernels (needs the numba package);
               the default whenever numba can be imported
+    "cupy"    an NVIDIA GPU: weights are made on it (minicnn.device), and ops on GPU
+              arrays run the CUDA kernels of kernels/cuda/ (needs CuPy: pip install -e ".[gpu]")
 
 Pick one with
 
@@ -24,11 +26,13 @@ backend may register a subclass of it with the same contract whose ``forward`` a
 
 and the op's entry point asks for the class to run::
 
-    op = implementation(Conv2d, x)     # Conv2dNumba under "numba" for NumPy arrays,
-    return op(stride, ...)(x, w, b)    # Conv2d itself otherwise
+    op = implementation(Conv2d, x)     # Conv2dNumba for NumPy arrays, Conv2dCuPy for CuPy
+    return op(stride, ...)(x, w, b)    # arrays, Conv2d itself under "numpy"
 
 So the reference class is the whole math, untouched; which class runs is decided here,
-below it. Arrays that are not NumPy arrays (CuPy) always get the reference class.
+below it, by where the arrays are: GPU arrays get the CUDA twins (under any backend but
+"numpy", which runs the reference math on them through ``xp``), host arrays the Numba
+twins (under "numba" or "cupy", when numba imports).
 """
 import contextlib
 import ctypes
@@ -124,14 +128,19 @@ def array_module(*arrays):
 def implementation(reference, *arrays):
     """The Function class to run for the op ``reference`` on these arrays.
 
-    The current backend's registered subclass for NumPy arrays, else ``reference``.
-    ``arrays`` are the op's input arrays (None for an absent input is skipped).
+    Under "numpy": ``reference``. Otherwise the "cupy" twin when an input is a GPU array,
+    the "numba" twin (if numba imports) for host arrays, ``reference`` when none is
+    registered. ``arrays`` are the op's input arrays (None for an absent input is skipped).
     """
     name = get_backend()
     if name == "numpy":
         return reference
-    if not all(a is None or isinstance(a, np.ndarray) for a in arrays):
-        return reference
+    if any(type(a).__module__.startswith("cupy") for a in arrays if a is not None):
+        name = "cupy"
+    elif name == "cupy":
+        if _numba_unavailable() is not None:
+            return reference
+        name = "numba"
     if name not in _LOADED:
         _LOADED.add(name)
         if name in _LOADERS:
@@ -196,6 +205,55 @@ def _load_numba_kernels():
 
 register_backend("numpy")
 register_backend("numba", _numba_unavailable, _load_numba_kernels)
+
+
+# ----------------------------------------------------------------------------- cupy
+_CUPY_ERROR = []      # [] before the first check, then [None] or [the reason]
+GPU_INSTALL = ('pip install -e ".[gpu]" (CuPy for CUDA 13 with its CUDA libraries, '
+               'cupy-cuda13x[ctk]; NVIDIA driver >= 580), or pip install "cupy-cuda12x[ctk]" '
+               'for a driver of the CUDA 12 series (>= 525)')
+
+
+def cupy_unavailable_reason():
+    """None if CuPy imports and sees a GPU, else why not in words (checked once)."""
+    if not _CUPY_ERROR:
+        _CUPY_ERROR.append(_probe_cupy())
+    return _CUPY_ERROR[0]
+
+
+def _probe_cupy():
+    try:
+        import cupy
+    except ImportError as e:
+        return f"CuPy is not installed ({e}); to use an NVIDIA GPU, {GPU_INSTALL}"
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:       # CUDARuntimeError, or a driver/library that fails to load
+        return (f"CuPy {getattr(cupy, '__version__', '?')} is installed but cannot use a GPU: "
+                f"{type(e).__name__}: {e}. It needs an NVIDIA GPU and its driver (>= 580 "
+                f"for cupy-cuda13x; on an older driver {GPU_INSTALL.split(', or ')[-1]})")
+    if count < 1:
+        return "CuPy is installed but found no CUDA GPU on this machine"
+    return None
+
+
+def forget_cupy():
+    """Forget what was learnt about CuPy (its availability and loaded kernels), so the
+    next use imports it afresh (the tests swap in a NumPy-backed stand-in)."""
+    _CUPY_ERROR.clear()
+    _LOADED.discard("cupy")
+    for key in [k for k in _IMPLEMENTATIONS if k[0] == "cupy"]:
+        del _IMPLEMENTATIONS[key]
+    kernels = sys.modules.get("minicnn.kernels.cuda_ops")
+    if kernels is not None and hasattr(kernels, "forget_modules"):
+        kernels.forget_modules()
+
+
+def _load_cupy_kernels():
+    import_kernels().register_cupy_kernels()
+
+
+register_backend("cupy", cupy_unavailable_reason, _load_cupy_kernels)
 
 
 # ----------------------------------------------------------------------------- memory

@@ -43,6 +43,7 @@ import zlib
 
 import numpy as np
 
+from .device import normalize_device
 from .files import atomic_write
 from .layers.config import deserialize, serialize, short_repr, weight_budget
 from .layers.module import Module
@@ -69,7 +70,7 @@ def save(model, path, optimizer=None, epoch=None, training_state=None, weights_o
     its normalisation), given back as ``model.checkpoint_metadata``."""
     if not isinstance(model, Module):
         raise TypeError(f"save: expected a model (a Module), got {type(model).__name__}")
-    weights = model.state_dict()
+    weights = model.host_state_dict()          # host copies: a GPU model stays where it is
     optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
     if training_state is None and not weights_only and hasattr(model, "training_state"):
         training_state = model.training_state()
@@ -457,19 +458,26 @@ def read(path, max_bytes=None):
         return ck.header, {name: ck.array(name, shape) for name, (shape, _) in ck.shapes.items()}
 
 
-def load(path, custom_objects=None, compile=True, max_bytes=None):
+def load(path, custom_objects=None, compile=True, max_bytes=None, device=None):
     """The model stored in a checkpoint: rebuilt from its architecture, weights loaded,
     and (``compile``) compiled again with the saved optimiser state, loss and metrics.
 
     ``custom_objects``: {stored name: class or function} for your own layers,
     initialisers or activations that are not registered (``mc.register_layer``).
     ``max_bytes``: the most the file's arrays may declare (default 16 GiB).
+    ``device``: where the weights go ('cpu', 'cuda', ...; default: ``default_device()``,
+    the GPU under the cupy backend). A file saved on a GPU holds host arrays, so it loads
+    on a machine without one.
     Anything wrong with the file raises ``CheckpointError``, which names it and says why.
 
     ``model.checkpoint_epoch`` is the number of epochs trained;
     ``model.fit(..., resume=True)`` continues the saved run."""
+    if device is not None:
+        device = normalize_device(device)
     with CheckpointFile(path, max_bytes) as ck:
         model = ck.rebuild(custom_objects)
+        if device is not None:
+            model.to(device)                    # weights still to be built go there too
         ck.load_weights_into(model, own_architecture=True)
         if compile and ck.header["compile"] is not None and hasattr(model, "compile"):
             ck.compile(model)

@@ -110,7 +110,7 @@ def make_optimizer(name, lr, momentum, weight_decay):
 # Fastest first, on CPU arrays. `minicnn train lenet` on a quiet 2-core machine: numba
 # 9.6 s, numpy 12.1 s wall. (Numba had measured slower than numpy before minicnn chose
 # Numba's 'workqueue' threading layer, see minicnn/backend.py.)
-PREFERRED_BACKENDS = ("numba", "numpy")
+PREFERRED_BACKENDS = ("numba", "numpy")       # cupy (a GPU) only when asked for
 
 
 def pick_backend(name):
@@ -119,7 +119,10 @@ def pick_backend(name):
     if name is None:
         name = os.environ.get("MINICNN_BACKEND") or next(
             (b for b in PREFERRED_BACKENDS if b in available), "numpy")
-    mc.set_backend(name)
+    try:
+        mc.set_backend(name)
+    except RuntimeError as error:         # known but unusable here: say why, exit status 1
+        raise ValueError(f"--backend {name}: {error}") from None
     return name
 
 
@@ -688,7 +691,8 @@ def build_parser():
         p.add_argument("--data", metavar="DIR", help="folder with the data files (default: "
                        "$MINICNN_DATA, then ~/.cache/minicnn)")
         p.add_argument("--download", action="store_true", help="fetch missing files")
-        p.add_argument("--backend", help="numpy, numba, ... (default: the fastest available)")
+        p.add_argument("--backend", help="numpy, numba or cupy (an NVIDIA GPU; needs the gpu "
+                       "extra); default: the fastest CPU backend available")
 
     p = commands.add_parser("train", help="train a model and save a checkpoint")
     p.add_argument("model", choices=models, help="architecture")
@@ -754,7 +758,8 @@ def build_parser():
                    "of random input (mnist: the embedded sample)")
     p.add_argument("--data", metavar="DIR", help="folder with the data files")
     p.add_argument("--download", action="store_true", help="fetch missing files")
-    p.add_argument("--backend", help="numpy, numba, ... (default: the fastest available)")
+    p.add_argument("--backend", help="numpy, numba or cupy (an NVIDIA GPU; needs the gpu "
+                   "extra); default: the fastest CPU backend available")
     p.add_argument("--no-train-step", action="store_true", dest="no_train_step",
                    help="only shapes, costs and times; skip the training step's statistics")
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate of the step "

@@ -1,4 +1,4 @@
-"""Metrics for ``compile(metrics=[...])``: plain NumPy functions of (y_pred, y_true).
+"""Metrics for ``compile(metrics=[...])``: plain array functions of (y_pred, y_true).
 
 Each metric returns one value per sample, so a training loop can add them up batch by
 batch and divide by the number of samples at the end (the mean over the epoch):
@@ -12,38 +12,48 @@ batch and divide by the number of samples at the end (the mean over the epoch):
 ``"accuracy"`` picks one of the three accuracies from the shapes, as Keras does:
 integer labels (N,) with (N, C) predictions -> sparse; (N, C) labels -> categorical;
 a single output column -> binary.
+
+The values are computed where y_pred is (NumPy or CuPy, through ``xp``), so a training
+loop on the GPU sums them there and reads them back once per log line.
 """
 import numpy as np
 
+from .device import device_of, to_device
 from .tensor import Tensor
 
 
-def _host(a):
-    """A NumPy array from a Tensor, a CuPy array or array-like."""
-    if isinstance(a, Tensor):
-        a = a.data
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+def _arrays(y_pred, y_true):
+    """(y_pred, y_true) as arrays on y_pred's device (y_true copied there if need be)."""
+    y_pred = y_pred.data if isinstance(y_pred, Tensor) else y_pred
+    y_true = y_true.data if isinstance(y_true, Tensor) else y_true
+    if not hasattr(y_pred, "shape"):
+        y_pred = np.asarray(y_pred)
+    device = device_of(y_pred)
+    if not hasattr(y_true, "shape") or device_of(y_true) != device:
+        y_true = to_device(np.asarray(y_true) if not hasattr(y_true, "shape") else y_true,
+                           device)
+    return y_pred, y_true
 
 
 def sparse_categorical_accuracy(y_pred, y_true):
-    y_pred, y_true = _host(y_pred), _host(y_true)
+    y_pred, y_true = _arrays(y_pred, y_true)
     return (y_pred.argmax(axis=-1) == y_true.reshape(len(y_pred))).astype(np.float64)
 
 
 def categorical_accuracy(y_pred, y_true):
-    y_pred, y_true = _host(y_pred), _host(y_true)
+    y_pred, y_true = _arrays(y_pred, y_true)
     return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(np.float64)
 
 
 def binary_accuracy(y_pred, y_true, threshold=0.5):
-    y_pred, y_true = _host(y_pred), _host(y_true)
+    y_pred, y_true = _arrays(y_pred, y_true)
     return ((y_pred.reshape(len(y_pred)) > threshold) ==
             (y_true.reshape(len(y_pred)) > threshold)).astype(np.float64)
 
 
 def accuracy(y_pred, y_true):
     """Sparse, categorical or binary accuracy, chosen from the shapes (as Keras does)."""
-    y_pred, y_true = _host(y_pred), _host(y_true)
+    y_pred, y_true = _arrays(y_pred, y_true)
     if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
         return binary_accuracy(y_pred, y_true)
     if y_true.ndim == y_pred.ndim and y_true.shape == y_pred.shape:
@@ -56,13 +66,13 @@ def _per_sample_mean(values):
 
 
 def mean_squared_error(y_pred, y_true):
-    y_pred, y_true = _host(y_pred), _host(y_true)
+    y_pred, y_true = _arrays(y_pred, y_true)
     return _per_sample_mean((y_pred - y_true.reshape(y_pred.shape)) ** 2)
 
 
 def mean_absolute_error(y_pred, y_true):
-    y_pred, y_true = _host(y_pred), _host(y_true)
-    return _per_sample_mean(np.abs(y_pred - y_true.reshape(y_pred.shape)))
+    y_pred, y_true = _arrays(y_pred, y_true)
+    return _per_sample_mean(abs(y_pred - y_true.reshape(y_pred.shape)))
 
 
 METRICS = {

@@ -36,6 +36,7 @@ import numpy as np
 
 from .arguments import finite_number
 from .backend import array_module
+from .device import device_of, to_device
 from .files import defer_sigint
 from .tensor import Tensor
 
@@ -137,6 +138,9 @@ class Optimizer(abc.ABC):
             for p, state in zip(self.params, self.state):
                 if p.grad is None:
                     continue
+                for key, value in state.items():        # the model moved (model.to(...)):
+                    if hasattr(value, "shape") and type(value) is not type(p.data):
+                        state[key] = to_device(value, device_of(p.data))    # buffers follow
                 g = p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
                 self.update(p, g, state)
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from .arguments import check_bool
 from .backend import array_module
+from .device import device_of, mixed_devices_message, normalize_device, to_device, to_host
 
 # ----------------------------------------------------------------------------- modes
 _DEFAULT_DTYPE = [np.dtype(np.float32)]
@@ -155,6 +156,10 @@ class Function:
         self.layer = current_layer()
         self.released, self._freed_names = False, ()
         arrays = tuple(None if t is None else t.data for t in tensors)
+        if len(arrays) > 1 and not all(a is None or type(a) is np.ndarray for a in arrays):
+            mixed = mixed_devices_message(self.describe(), arrays)
+            if mixed:
+                raise ValueError(mixed)
         start = time.perf_counter()
         try:
             out = self.forward(*arrays)
@@ -297,18 +302,22 @@ def _to_array(data, dtype=None):
 class Tensor:
     """An n-dimensional float array that remembers how it was made.
 
-    Tensor(data, requires_grad=False, dtype=None, name=None)
+    Tensor(data, requires_grad=False, dtype=None, name=None, device=None)
 
     data           array-like; float arrays keep their dtype and share memory,
                    other data becomes the default dtype (float32)
     requires_grad  track operations on it so ``backward`` can fill ``.grad``
+    device         'cpu' or 'cuda' ('cuda:N', 'gpu'): copy the data there (default: leave
+                   it where it is; NumPy data is on the host, CuPy data on its GPU)
     .grad          an array of the same shape (None until a backward reaches it)
     .creator       the Function that produced it (None for a leaf)
     """
     __array_priority__ = 1000   # ndarray <op> Tensor defers to Tensor's reflected op
 
-    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+    def __init__(self, data, requires_grad=False, dtype=None, name=None, device=None):
         self.data = _to_array(data, dtype)
+        if device is not None:
+            self.data = to_device(self.data, device)
         self.requires_grad = check_bool(requires_grad, "Tensor: requires_grad")
         self.grad = None
         self.creator = None
@@ -326,7 +335,8 @@ class Tensor:
 
     @property
     def device(self):
-        return "gpu" if array_module(self.data) is not np else "cpu"
+        """'cpu' (a NumPy array in host memory) or 'cuda:N' (a CuPy array on GPU N)."""
+        return device_of(self.data)
 
     def __len__(self):
         return len(self.data)
@@ -334,13 +344,24 @@ class Tensor:
     def __repr__(self):
         grad = f", creator={self.creator.name}" if self.creator else (
             ", requires_grad=True" if self.requires_grad else "")
-        body = np.array2string(np.asarray(self.data), precision=4, threshold=20,
-                               prefix="Tensor(")
-        return f"Tensor({body}, dtype={self.dtype}{grad})"
+        body = np.array2string(self.numpy(), precision=4, threshold=20, prefix="Tensor(")
+        device = f", device='{self.device}'" if self.device != "cpu" else ""
+        return f"Tensor({body}, dtype={self.dtype}{device}{grad})"
 
     def numpy(self):
-        """The data as a NumPy array in host memory (no copy on the CPU)."""
-        return self.data if array_module(self.data) is np else self.data.get()
+        """The data as a NumPy array in host memory (no copy on the CPU, a copy from a GPU)."""
+        return to_host(self.data)
+
+    def to(self, device):
+        """This tensor on ``device`` ('cpu', 'cuda', 'cuda:N', 'gpu'): itself when it is
+        already there, else a copy that stays in the graph (its gradient is copied back)."""
+        device = normalize_device(device)
+        if device == self.device:
+            return self
+        return ToDevice(device)(self)
+
+    def cpu(self): return self.to("cpu")
+    def cuda(self): return self.to("cuda")
 
     def item(self):
         return self.data.item()
@@ -430,7 +451,9 @@ class Tensor:
             return other
         if hasattr(other, "dtype") and np.dtype(other.dtype).kind == "f":
             return Tensor(other)
-        return Tensor(other, dtype=self.dtype)   # Python numbers keep this tensor's dtype
+        if hasattr(other, "shape") or self.device == "cpu":
+            return Tensor(other, dtype=self.dtype)   # Python numbers keep this tensor's dtype
+        return Tensor(other, dtype=self.dtype, device=self.device)   # ... and its device
 
     def __add__(self, other): return Add()(self, self._lift(other))
     def __radd__(self, other): return Add()(self._lift(other), self)
@@ -808,3 +831,16 @@ class Cast(Function):
     def backward(self, g):
         return g.astype(self.in_dtype)
 
+
+
+class ToDevice(Function):
+    """y = x on another device (a copy); the gradient is copied back to x's device."""
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        self.source = device_of(x)
+        return to_device(x, self.device)
+
+    def backward(self, g):
+        return to_device(g, self.source)

@@ -32,7 +32,10 @@ import numpy as np
 from . import losses as _losses
 from . import metrics as _metrics
 from . import optim as _optim
+from collections.abc import Mapping
+
 from .backend import array_module
+from .device import is_device_array, to_device, to_host
 from .callbacks import CallbackList, ProgressBar
 from .data import checks as _checks
 from .files import defer_sigint
@@ -265,20 +268,33 @@ class TrainingAPI:
             x_batch, y_batch = _checks.to_float_images(x[index]), y[index]   # uint8: / 255
             if transform is not None:
                 x_batch = transform(x_batch, np.random.default_rng([state.seed, epoch, batch]))
+            y_batch = self._target_array(y_batch)       # on the model's device, once
             with defer_sigint():             # Ctrl-C waits for the whole step and the count
-                loss, y_pred = self.train_step(x_batch, y_batch, epoch, batch)
+                loss, y_pred = self._step(x_batch, y_batch, epoch, batch)
                 state.totals.add(loss, self.compute_metrics(y_pred, y_batch), len(index))
                 state.batch = batch + 1
-            hooks.on_batch_end(epoch, batch, dict(state.totals.result(), size=len(index)))
+            hooks.on_batch_end(epoch, batch, _BatchLogs(state.totals, len(index)))
             if interrupted():
                 raise KeyboardInterrupt
 
     def train_step(self, x_batch, y_batch, epoch=0, batch=0):
         """zero_grad, forward, loss, backward, step on one batch; (loss float, y_pred)."""
+        loss, y_pred = self._step(x_batch, self._target_array(y_batch), epoch, batch)
+        return float(loss), y_pred
+
+    def _step(self, x_batch, y_batch, epoch, batch):
+        """train_step with the loss as a 0-d array where the model is. On the host the loss
+        is checked before the step (NonFiniteLossError); on a GPU that would wait for the
+        GPU at every step, so there it is checked when the logs are read (each progress line
+        and the epoch's end, before any callback saves)."""
         self.optimizer.zero_grad()
         y_pred = self(self._input_tensor(x_batch))
         self._bind_optimizer()                   # the weights exist now, even if unbuilt before
         loss = self.compute_loss(y_pred, y_batch)
+        if loss.device != "cpu":
+            loss.backward()
+            self.optimizer.step()
+            return loss.data.reshape(()), y_pred
         value = float(loss.item())
         if not np.isfinite(value):
             bad = non_finite_weights(self)
@@ -338,27 +354,27 @@ class TrainingAPI:
         outputs = []
         with _eval_mode(self), no_grad():
             for start in range(0, len(x), batch_size):
-                outputs.append(_numpy(self(self._input_tensor(x[start:start + batch_size])).data))
+                outputs.append(self(self._input_tensor(x[start:start + batch_size])).data)
         if not outputs:
             raise ValueError("predict: x has no samples")
-        return np.concatenate(outputs, axis=0)
+        return to_host(array_module(outputs[0]).concatenate(outputs, axis=0))   # one copy
 
     # -- helpers
     def _evaluate_logs(self, x, y, batch_size):
         totals = _Totals()
         with _eval_mode(self), no_grad():
             for start in range(0, len(x), batch_size):
-                y_batch = y[start:start + batch_size]
+                y_batch = self._target_array(y[start:start + batch_size])
                 y_pred = self(self._input_tensor(x[start:start + batch_size]))
-                totals.add(float(self.compute_loss(y_pred, y_batch).item()),
+                totals.add(self.compute_loss(y_pred, y_batch).data.reshape(()),
                            self.compute_metrics(y_pred, y_batch), len(y_batch))
         return totals.result()
 
     def compute_metrics(self, y_pred, y_true):
         """{metric name: one value per sample (or the batch mean)} for one batch.
         Override for models with several outputs."""
-        pred, true = _numpy(y_pred.data), _numpy(y_true)
-        return {name: fn(pred, true) for name, fn in self._metrics}
+        pred = y_pred.data if isinstance(y_pred, Tensor) else y_pred
+        return {name: fn(pred, y_true) for name, fn in self._metrics}
 
     def compute_loss(self, y_pred, y_true):
         """The loss of one batch as a single-number Tensor (the mean over the batch).
@@ -371,9 +387,18 @@ class TrainingAPI:
         return loss
 
     def _input_tensor(self, x_batch):
-        """The batch as a Tensor in the dtype of the model's parameters."""
+        """The batch as a Tensor in the dtype of the model's parameters, on their device
+        (one host -> GPU copy of the batch when the model is on a GPU)."""
         dtype = next((p.dtype for p in self.parameters()), get_default_dtype())
-        return Tensor(_checks.to_float_images(x_batch), dtype=dtype)     # uint8: / 255
+        device = self.device
+        return Tensor(_checks.to_float_images(x_batch), dtype=dtype,      # uint8: / 255
+                      device=None if device == "cpu" else device)
+
+    def _target_array(self, y_batch):
+        """The batch's labels or targets on the model's device (as they are on the host)."""
+        device = self.device
+        return y_batch if device == "cpu" or isinstance(y_batch, Tensor) else \
+            to_device(y_batch, device)
 
 
 class _Totals:
@@ -384,16 +409,52 @@ class _Totals:
         self.sums = dict(sums or {})
 
     def add(self, loss, metric_values, n):
-        """loss: the batch mean; metric_values: {name: per-sample values or a batch mean}."""
+        """loss: the batch mean; metric_values: {name: per-sample values or a batch mean}.
+        Either may be arrays on a GPU: the sums then stay there (no wait for the GPU)."""
         self.count += n
         self.sums["loss"] = self.sums.get("loss", 0.0) + loss * n
         for name, values in metric_values.items():
-            values = np.asarray(values, dtype=np.float64)
-            total = float(values.sum()) if values.ndim else float(values) * n
+            if not hasattr(values, "astype"):
+                values = np.asarray(values)
+            values = values.astype(np.float64)
+            total = values.sum() if values.ndim else values * n
             self.sums[name] = self.sums.get(name, 0.0) + total
 
     def result(self):
-        return {name: total / max(self.count, 1) for name, total in self.sums.items()}
+        """{name: mean} as Python floats: the sums kept on a GPU are read back here, in
+        one copy."""
+        names = list(self.sums)
+        on_device = [k for k in names if is_device_array(self.sums[k])]
+        if on_device:
+            xp = array_module(self.sums[on_device[0]])
+            values = to_host(xp.stack([self.sums[k] for k in on_device]))
+            self.sums.update({k: float(v) for k, v in zip(on_device, values)})
+        return {name: float(self.sums[name]) / max(self.count, 1) for name in names}
+
+
+class _BatchLogs(Mapping):
+    """The logs on_batch_end receives: ``size`` at once; the running means are computed
+    (read back from a GPU) only when a callback looks at them."""
+
+    def __init__(self, totals, size):
+        self.totals, self.size, self._logs = totals, size, None
+
+    def _all(self):
+        if self._logs is None:
+            self._logs = dict(self.totals.result(), size=self.size)
+        return self._logs
+
+    def get(self, key, default=None):
+        return self.size if key == "size" else self._all().get(key, default)
+
+    def __getitem__(self, key):
+        return self.size if key == "size" else self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
 
 
 class _FitState:
@@ -420,10 +481,14 @@ class _FitState:
         return {"epoch": self.epoch, "batch": self.batch, "seed": self.seed,
                 "epochs": self.epochs, "batch_size": self.batch_size, "shuffle": self.shuffle,
                 "data": self.data,
-                "totals": {"count": self.totals.count, "sums": self.totals.sums},
+                "totals": {"count": self.totals.count, "sums": self._host_sums()},
                 "history": history, "rng": random_states(model),
                 "callbacks": [{"class": type(c).__name__, "state": c.get_state()}
                               for c in self.callbacks]}
+
+    def _host_sums(self):
+        self.totals.result()                  # reads sums kept on a GPU back as floats
+        return dict(self.totals.sums)
 
     def restore(self, saved, model, batches, source="the checkpoint"):
         """Continue from ``saved`` (checked by checked_training_state): same batch size,

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..arguments import check_bool
+from ..device import default_device, to_device
 from ..rng import new_rng
 from ..tensor import Parameter, Tensor, current_layer, get_default_dtype, layer_scope
 from . import activations, initializers
@@ -116,7 +117,10 @@ class Layer(Module):
         if value.shape != shape:
             raise ValueError(f"{self.describe()}: the initializer of '{name}' returned shape "
                              f"{value.shape}, expected {shape}")
-        p = Parameter(value.astype(self.dtype), trainable=trainable, name=f"{self.name}/{name}")
+        device = vars(self).get("_device") or default_device()
+        value = value.astype(self.dtype)
+        p = Parameter(value if device == "cpu" else to_device(value, device),
+                      trainable=trainable, name=f"{self.name}/{name}")
         setattr(self, name, p)
         return p
 
@@ -146,6 +150,8 @@ class Layer(Module):
         self._last_input_shape = x.shape[1:]
         top_level = current_layer() is None
         self._check_input(x.shape, "data", layout=top_level and not self.built)
+        if not self.built and vars(self).get("_device") is None and x.device != "cpu":
+            self._device = x.device             # weights made on first use: beside the input
         self._output_shape = self.prepare(x.shape[1:])
         weight = next((v for v in vars(self).values() if isinstance(v, Parameter)), None)
         if weight is not None and x.dtype != weight.dtype:

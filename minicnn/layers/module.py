@@ -41,6 +41,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..backend import array_module
+from ..device import default_device, normalize_device, to_device, to_host
 from ..tensor import Parameter, Tensor, get_default_dtype, layer_scope, no_grad
 
 # ----------------------------------------------------------------------------- names
@@ -264,18 +265,54 @@ class Module:
         """Evaluation mode (Dropout passes its input through)."""
         return self.train(False)
 
-    def to(self, dtype):
-        """Convert every Parameter (in place) to a float dtype; weights built later get it too."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{self.describe()}.to: parameters must be floats, got {dtype}")
+    def to(self, device=None, dtype=None):
+        """Move every Parameter (in place) to a device and/or convert it to a float dtype;
+        weights built later get them too. Returns the module, as PyTorch's does.
+
+            model.to("cuda")        # 'cuda', 'cuda:N', 'gpu' (an NVIDIA GPU through CuPy)
+            model.to("cpu")
+            model.to(np.float64)    # a dtype alone, as before
+            model.to("cuda", dtype="float64")
+
+        Gradients move with their parameters; an optimiser's buffers follow at its next step.
+        """
+        if device is not None and not _is_device_name(device):
+            device, dtype = None, device if dtype is None else dtype
+        if device is not None:
+            device = normalize_device(device)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+            if dtype.kind != "f":
+                raise TypeError(f"{self.describe()}.to: parameters must be floats, got {dtype}")
         for module in self.modules():
-            if hasattr(module, "_dtype"):        # a Layer: weights it builds later get it too
+            if dtype is not None and hasattr(module, "_dtype"):   # a Layer: later weights too
                 module._dtype = dtype
+            if device is not None:
+                module._device = device
         for _, p in self.named_parameters(trainable_only=False):
-            p.data = p.data.astype(dtype)
-            p.grad = None if p.grad is None else p.grad.astype(dtype)
+            for attr in ("data", "grad"):
+                value = getattr(p, attr)
+                if value is None:
+                    continue
+                if dtype is not None:
+                    value = value.astype(dtype, copy=False)
+                if device is not None:
+                    value = to_device(value, device)
+                setattr(p, attr, value)
         return self
+
+    @property
+    def device(self):
+        """Where the weights are: 'cpu' or 'cuda:N' (``default_device()`` before any exist)."""
+        for _, p in self.named_parameters(trainable_only=False):
+            return p.device
+        return vars(self).get("_device") or default_device()
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
 
     def double(self):
         return self.to(np.float64)
@@ -288,6 +325,13 @@ class Module:
         """OrderedDict path -> copy of the Parameter's array, every Parameter included."""
         self._require_built("state_dict")
         return OrderedDict((name, p.data.copy())
+                           for name, p in self.named_parameters(trainable_only=False))
+
+    def host_state_dict(self):
+        """state_dict() as NumPy arrays in host memory (copies from a GPU; what mc.save
+        writes, without moving the model)."""
+        self._require_built("state_dict")
+        return OrderedDict((name, to_host(p.data).copy())
                            for name, p in self.named_parameters(trainable_only=False))
 
     def load_state_dict(self, state_dict, strict=True):
@@ -318,8 +362,8 @@ class Module:
         return missing, unexpected
 
     def get_weights(self):
-        """Keras' name: the arrays of state_dict(), as a list."""
-        return list(self.state_dict().values())
+        """Keras' name: the arrays of state_dict() as a list of NumPy arrays (host copies)."""
+        return list(self.host_state_dict().values())
 
     def set_weights(self, weights):
         """Keras' name: load a list of arrays in the order get_weights gives them."""
@@ -335,7 +379,8 @@ class Module:
         shapes only by running: this runs one batch of zeros (Layers override it)."""
         dtype = next((p.dtype for _, p in self.named_parameters()), get_default_dtype())
         with no_grad():
-            out = self(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+            out = self(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype),
+                              device=self.device))
         return out.shape[1:]
 
     def summary(self, line_length=None, print_fn=print, batch_size=None):
@@ -353,3 +398,14 @@ class Module:
                  for name, child in self.named_children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + (",\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+def _is_device_name(value):
+    """True for 'cpu', 'cuda', 'cuda:N', 'gpu', 'gpu:N' (not for a dtype)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        normalize_device(value)
+    except ValueError:
+        return False
+    return True
