@@ -66,9 +66,10 @@ def module(filename):
     if key not in _MODULES:
         with open(os.path.join(CUDA_DIR, filename)) as f:
             code = f.read()
-        _MODULES[key] = cupy.RawModule(code=code, options=OPTIONS,
-                                       name_expressions=name_expressions(filename))
-    return _MODULES[key]
+        raw = cupy.RawModule(code=code, options=OPTIONS,
+                             name_expressions=name_expressions(filename))
+        _MODULES[key] = (cupy, raw)          # (holding cupy keeps its id from being reused)
+    return _MODULES[key][1]
 
 
 def kernel(filename, name, dtype):
@@ -329,19 +330,16 @@ class ReLUCuPy(ReLU):
         return self.y
 
     def backward(self, g):
-        if not self.on_kernels or g.dtype != self.y.dtype:
+        if not self.on_kernels:
             return super().backward(g)
+        if g.dtype != self.y.dtype:
+            return g * (self.y > 0)                      # dy/dx = [x > 0], as the reference
         cp = _cupy()
         g = cp.ascontiguousarray(g)
         dx = cp.empty_like(g)
         launch("elementwise.cu", "relu_backward", g.dtype, g.size,
                (g, self.y, dx, np.int64(g.size)))
         return dx
-
-    @property
-    def positive(self):
-        """The reference's mask, for its backward (the fall-back path of backward)."""
-        return self.y > 0
 
 
 class LinearCuPy(Linear):
