@@ -77,9 +77,7 @@ def fake_cupy():
         _forget_cupy()
 
 
-@pytest.fixture
-def fake_gpu():
-    """The fake ``cupy`` module, with zeroed counters; minicnn's backend is the same after."""
+def _fake_gpu():
     import minicnn
     from minicnn import backend
     before = backend._current
@@ -89,6 +87,18 @@ def fake_gpu():
             yield cupy
     finally:
         backend._current = before
-        assert backend._current == before
     if before is not None:
         assert minicnn.get_backend() == before
+
+
+@pytest.fixture
+def fake_gpu():
+    """The fake ``cupy`` module, with zeroed counters; minicnn's backend is the same after."""
+    yield from _fake_gpu()
+
+
+@pytest.fixture(scope="module")
+def fake_gpu_module():
+    """``fake_gpu`` for a whole test module: for ``@given`` tests, where Hypothesis refuses
+    function-scoped fixtures (call ``reset_transfers()`` in the test before counting)."""
+    yield from _fake_gpu()

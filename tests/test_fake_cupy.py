@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fakegpu
-from fakegpu import fake_gpu  # noqa: F401
+from fakegpu import fake_gpu, fake_gpu_module  # noqa: F401
 
 
 def host(*shape, dtype=np.float32):
@@ -132,6 +132,10 @@ def test_host_index_arrays_are_counted_copies(fake_gpu):
     assert a[np.array([1, 3])].get().tolist() == [1, 3]
     assert fakegpu.transfers()["h2d"] == 1
     assert a[fake_gpu.asarray(np.array([0]))].shape == (1,)
+    fake_gpu.add.at(a, np.array([0, 0]), 1.0)      # an index for CuPy: copied, counted
+    assert fakegpu.transfers()["h2d"] == 3 and a.get().tolist() == [2, 1, 2, 3]
+    with pytest.raises(TypeError, match="Unsupported type"):
+        fake_gpu.add.at(a, [0], np.ones(1))        # the values are an operand: refused
 
 
 def test_limits_documented_implicit_conversion_is_not_intercepted(fake_gpu):
@@ -337,3 +341,10 @@ def test_raw_module_runs_a_kernel_through_cuda_host(fake_gpu):
     np.testing.assert_array_equal(y64.get()[:8], [0, 0.5, 1, 1.5, 2, 2.5, 3, 0])
     with pytest.raises(TypeError, match="Python int"):
         module.get_function("scale<float>")((1,), (32,), (x, y, np.float32(1), 1000))
+
+
+def test_module_fixture(fake_gpu_module):     # last: the fake stays in until the module ends
+    assert sys.modules["cupy"] is fake_gpu_module and fake_gpu_module.FAKE
+    with fakegpu.fake_cupy() as inner:
+        assert inner is not fake_gpu_module
+    assert sys.modules["cupy"] is fake_gpu_module

@@ -32,7 +32,6 @@ Known limits (a subclass cannot intercept these; the real CuPy raises):
 """
 import numbers
 import sys
-import time
 
 import numpy
 
@@ -126,10 +125,11 @@ class ndarray(numpy.ndarray):
     # -- the mixing rules ------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "at":
-            # ufunc.at(a, indices, b): CuPy needs a CuPy array ``a``; indices may be a tuple
+            # ufunc.at(a, indices, b): CuPy needs a CuPy array ``a``; the indices are an index
+            # (NumPy arrays in it are copied to the device, counted as h2d, as by a[indices])
             if not isinstance(inputs[0], ndarray):
                 raise _unsupported(inputs[0])
-            args = (inputs[0].view(numpy.ndarray), _unwrap(inputs[1]),
+            args = (inputs[0].view(numpy.ndarray), _index(inputs[1]),
                     *(_operand(x) for x in inputs[2:]))
         else:
             args = tuple(_operand(x) for x in inputs)

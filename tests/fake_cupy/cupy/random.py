@@ -2,7 +2,7 @@
 are NumPy's, not CuPy's (the same seed gives other numbers on a real GPU)."""
 import numpy
 
-from . import _wrap, _call
+from . import _call
 
 
 class _Generator:
