@@ -8,7 +8,8 @@
 
 ``fake_cupy()`` (a context manager) swaps the fake in for whatever ``cupy`` is imported (a
 real CuPy on a GPU machine) and puts everything back on exit; ``fake_gpu`` is the pytest
-fixture around it that also zeroes the counters and restores minicnn's backend.
+fixture around it that also zeroes the counters and restores minicnn's backend
+(``fake_gpu_module``: the same for a whole module, for Hypothesis ``@given`` tests).
 
 ``transfers()`` returns the counts since ``reset_transfers()``: "h2d" (host -> device copies:
 cupy.asarray/array of host data, ``a.set``, a NumPy array copied into ``a[:]`` or used as an

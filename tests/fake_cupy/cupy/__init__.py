@@ -24,7 +24,10 @@ Known limits (a subclass cannot intercept these; the real CuPy raises):
 * ``numpy.asarray(fake)``, ``numpy.array(fake)``, ``numpy.ascontiguousarray(fake)`` and
   ``fake.view(numpy.ndarray)`` silently return host arrays (not counted). Mixing such a
   result back with a fake array then raises, so most slips are still caught downstream.
-* ``isinstance(fake, numpy.ndarray)`` is True (a real ``cupy.ndarray`` is not a NumPy array).
+* ``isinstance(fake, numpy.ndarray)`` is True (a real ``cupy.ndarray`` is not a NumPy array),
+  so code that branches on it (``a.get() if not isinstance(a, np.ndarray) else np.array(a)``)
+  takes the host branch with the fake: a silent, uncounted copy where CuPy calls ``.get()``.
+  Test for a device array by ``type(a).__module__`` (minicnn.device.is_device_array).
 * NumPy C code that takes the buffer directly (``memoryview(fake)``, ``fake.ctypes``,
   ``numpy.frombuffer``) works; on a GPU it would not.
 * The fake runs NumPy's algorithms: results are NumPy's (CuPy's float sums may differ in the
