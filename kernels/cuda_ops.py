@@ -13,6 +13,8 @@ numpy.int64, T -> numpy.float32 / numpy.float64), and nothing reads a device val
 to the host (no float(), .item(), .get() or bool() of a device array): a step queues its
 kernels and never waits for them.
 """
+import glob
+import hashlib
 import os
 
 import numpy as np
@@ -46,7 +48,7 @@ MAX_ROW_BLOCKS = 65535
 # fits in one chunk keeps its columns for backward.
 CHUNK_BYTES = 1 << 30
 
-_MODULES = {}
+_MODULES = {}          # None: the cupy module; filename: (RawModule, its kernels by name)
 
 
 def _cupy():
@@ -59,22 +61,39 @@ def name_expressions(filename):
     return [f"{k}<{t}>" for k in KERNELS[filename] for t in ("float", "double")]
 
 
+def source(filename):
+    """The text of kernels/cuda/<filename> as RawModule gets it: the file, then a comment
+    with the SHA-256 of the headers it may include. CuPy caches compiled modules by their
+    source text alone, so without it an edited header would run a stale binary."""
+    with open(os.path.join(CUDA_DIR, filename)) as f:
+        code = f.read()
+    digest = hashlib.sha256()
+    for header in sorted(glob.glob(os.path.join(CUDA_DIR, "*.cuh"))):
+        with open(header, "rb") as f:
+            digest.update(os.path.basename(header).encode() + b"\0" + f.read())
+    return code + f"\n// kernels/cuda/*.cuh: sha256 {digest.hexdigest()}\n"
+
+
 def module(filename):
     """cupy.RawModule of kernels/cuda/<filename>, compiled once (per CuPy module)."""
     cupy = _cupy()
-    key = (filename, id(cupy))
-    if key not in _MODULES:
-        with open(os.path.join(CUDA_DIR, filename)) as f:
-            code = f.read()
-        raw = cupy.RawModule(code=code, options=OPTIONS,
+    if _MODULES.get(None) is not cupy:       # another cupy was imported (a test's fake)
+        _MODULES.clear()
+        _MODULES[None] = cupy
+    if filename not in _MODULES:
+        raw = cupy.RawModule(code=source(filename), options=OPTIONS,
                              name_expressions=name_expressions(filename))
-        _MODULES[key] = (cupy, raw)          # (holding cupy keeps its id from being reused)
-    return _MODULES[key][1]
+        _MODULES[filename] = (raw, {})
+    return _MODULES[filename]
 
 
 def kernel(filename, name, dtype):
     """The kernel ``name<float>`` or ``name<double>`` (by dtype) of a source file."""
-    return module(filename).get_function(f"{name}<{C_TYPES[np.dtype(dtype)]}>")
+    raw, functions = module(filename)
+    expression = f"{name}<{C_TYPES[np.dtype(dtype)]}>"
+    if expression not in functions:
+        functions[expression] = raw.get_function(expression)
+    return functions[expression]
 
 
 def launch(filename, name, dtype, count, args):
