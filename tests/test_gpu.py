@@ -38,7 +38,9 @@ from minicnn import backend, device
 from minicnn.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
 from strategies import DTYPES, conv_cases, conv_kwargs, pool_cases, random_array, seeds
 
-GPU_EXAMPLES = 12        # hypothesis examples per op test (each runs under both params)
+# hypothesis examples per op test: the fake runs the kernels on the CPU in milliseconds,
+# the real GPU pays a kernel build per new shape (NVRTC, cached) and a launch per call
+EXAMPLES = {"fake": 60, "cuda": 15}
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-12), np.dtype(np.float32): (1e-4, 1e-5)}
 
 
@@ -171,18 +173,23 @@ def run_op(fn, arrays, consts, place, seed, requires_grad):
     return y, inputs, consts
 
 
-def check_op(gpu, fn, arrays, dtype, k, consts=(), requires_grad=None, seed=7, twin=None):
+def check_op(gpu, fn, arrays, dtype, k, consts=(), requires_grad=None, seed=7, twin=None,
+             launches=True):
     """Run ``fn`` on the device (cupy backend) and on the host (numpy backend); compare the
     output, every input gradient and the consts afterwards (running statistics, updated in
-    place). ``twin``: the class name the op's Function must have on the device. Returns
-    the device output."""
+    place). ``twin``: the class name the op's Function must have on the device; with
+    ``launches`` it must also have launched a kernel of kernels/cuda (counted on "fake").
+    Returns the device output."""
     arrays = [np.asarray(a, dtype=dtype) for a in arrays]
     requires_grad = requires_grad or [True] * len(arrays)
     with gpu.backend("numpy"):
         ref, ref_inputs, ref_consts = run_op(fn, arrays, [c.copy() for c in consts],
                                              np.array, seed, requires_grad)
+    launched = fakegpu.transfers()["launches"]
     with gpu.backend("cupy"):
         out, inputs, dev_consts = run_op(fn, arrays, consts, gpu.to, seed, requires_grad)
+    if gpu.fake and twin is not None and launches:
+        assert fakegpu.transfers()["launches"] > launched, f"{twin} launched no CUDA kernel"
     assert out.device == "cuda:0", f"the output is on {out.device}, not on the GPU"
     if twin is not None:
         assert type(out.creator).__name__ == twin, \
@@ -207,12 +214,18 @@ def conv_reduction(case, out_shape):
 
 
 # ----------------------------------------------------------------------------- ops
-@settings(max_examples=GPU_EXAMPLES)
-@given(case=conv_cases(), seed=seeds, dtype=st.sampled_from(DTYPES), fused=st.booleans())
-def test_conv2d_matches_cpu(gpu, case, seed, dtype, fused):
+def test_conv2d_matches_cpu(gpu):
     """conv2d and the fused conv2d_relu (stride, padding incl. 'same', dilation, groups)
     run the CUDA twin on device arrays and give the CPU reference's output and x, w, b
     gradients."""
+    @settings(max_examples=EXAMPLES[gpu.name])
+    @given(case=conv_cases(), seed=seeds, dtype=st.sampled_from(DTYPES), fused=st.booleans())
+    def check(case, seed, dtype, fused):
+        check_conv(gpu, case, seed, dtype, fused)
+    check()
+
+
+def check_conv(gpu, case, seed, dtype, fused):
     op, twin = (F.conv2d_relu, "Conv2dReLUCuPy") if fused else (F.conv2d, "Conv2dCuPy")
     arrays = [random_array(seed, case["x_shape"]), random_array(seed + 1, case["w_shape"]),
               random_array(seed + 2, (case["w_shape"][0],))]
@@ -247,12 +260,18 @@ def test_conv2d_fixed_cases(gpu):
                      twin="Conv2dCuPy")
 
 
-@settings(max_examples=GPU_EXAMPLES)
-@given(case=pool_cases(), seed=seeds, dtype=st.sampled_from(DTYPES),
-       average=st.booleans(), count_include_pad=st.booleans())
-def test_pooling_matches_cpu(gpu, case, seed, dtype, average, count_include_pad):
+def test_pooling_matches_cpu(gpu):
     """max_pool2d and avg_pool2d (ceil_mode, padding, count_include_pad=False) run their
     CUDA twins and match the CPU output and input gradient."""
+    @settings(max_examples=EXAMPLES[gpu.name])
+    @given(case=pool_cases(), seed=seeds, dtype=st.sampled_from(DTYPES),
+           average=st.booleans(), count_include_pad=st.booleans())
+    def check(case, seed, dtype, average, count_include_pad):
+        check_pool(gpu, case, seed, dtype, average, count_include_pad)
+    check()
+
+
+def check_pool(gpu, case, seed, dtype, average, count_include_pad):
     kwargs = dict(kernel_size=case["kernel_size"], stride=case["stride"],
                   padding=case["padding"], ceil_mode=case["ceil_mode"])
     if average:
@@ -273,7 +292,8 @@ def test_relu_linear_softmax_match_cpu(gpu, dtype):
     check_op(gpu, F.relu, [random_array(0, (3, 4, 5, 7))], dtype, 1, twin="ReLUCuPy")
     check_op(gpu, F.linear, [x, random_array(2, (33, 17)), random_array(3, (17,))], dtype,
              33, twin="LinearCuPy")
-    check_op(gpu, F.linear, [x, random_array(4, (33, 5))], dtype, 33, twin="LinearCuPy")
+    check_op(gpu, F.linear, [x, random_array(4, (33, 5))], dtype, 33, twin="LinearCuPy",
+             launches=False)                    # no bias: one cuBLAS product, no kernel
     check_op(gpu, lambda t: F.softmax(t, axis=-1), [x], dtype, 33)
 
 
@@ -607,21 +627,28 @@ def test_training_step_copies_nothing_but_the_batch(gpu):
 def test_fit_copies_each_batch_once(gpu):
     """fit over N batches copies x and y of each batch to the GPU once (2 N copies) and
     reads the logs back once per epoch (1 copy): nothing else crosses, on "fake" not even
-    a copy outside minicnn.device (an index array, a stray cupy.asarray)."""
+    a copy outside minicnn.device (an index array, a stray cupy.asarray), and the GPU is
+    waited for as often with 3 batches an epoch as with 1 (only when the logs are read)."""
     _, model = lenet_twins()
     x, y = lenet_data(12)
+    syncs = {}
     with gpu.backend("cupy"):
         model.compile(mc.optim.SGD(lr=0.05, momentum=0.9), loss="cross_entropy",
                       metrics=["accuracy"])
         model.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=0)   # momentum buffers made
-        device.copy_counts(reset=True)
-        fakegpu.reset_transfers()
-        model.fit(x, y, epochs=2, batch_size=4, verbose=0, seed=1)
-    batches = 2 * 3
-    assert device.copy_counts() == {"to_device": 2 * batches, "to_host": 2}
+        for batch_size in (12, 4):
+            device.copy_counts(reset=True)
+            fakegpu.reset_transfers()
+            model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=1)
+            batches = 2 * (12 // batch_size)
+            assert device.copy_counts() == {"to_device": 2 * batches, "to_host": 2}
+            moved = fakegpu.transfers()
+            if gpu.fake:
+                assert (moved["h2d"], moved["d2h"]) == (2 * batches, 2), moved
+            syncs[batches] = moved["sync"]
     if gpu.fake:
-        moved = fakegpu.transfers()
-        assert (moved["h2d"], moved["d2h"]) == (2 * batches, 2), moved
+        assert syncs[6] == syncs[2], f"syncs: {syncs[2]} with 1 batch an epoch, " \
+                                     f"{syncs[6]} with 3: a training step waits for the GPU"
 
 
 # ----------------------------------------------------------------------------- errors
