@@ -132,6 +132,8 @@ def _i32(v):
 def _chunks(n, bytes_per_sample):
     """(start, stop) of consecutive chunks of samples of equal sizes (give or take one)
     whose columns fit in CHUNK_BYTES (at least one sample a chunk)."""
+    if n == 0:
+        return []
     most = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
     count = -(-n // most)
     bounds = [n * i // count for i in range(count + 1)]

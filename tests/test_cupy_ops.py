@@ -210,3 +210,51 @@ def test_mixed_dtypes_run_the_reference_math_on_the_device(fake_gpu):
     assert type(out).__module__ == "cupy" and out.dtype == np.float64
     with mc.use_backend("numpy"):
         np.testing.assert_allclose(out.get(), F.conv2d(x, w, padding=1).data, rtol=1e-6)
+
+
+def test_empty_batch(fake_gpu):
+    """A batch of 0 samples launches nothing and gives empty outputs and gradients."""
+    x = np.zeros((0, 2, 5, 5), np.float32)
+    w = random_array(0, (3, 2, 3, 3), "float32")
+    twin = cuda_ops.Conv2dCuPy((1, 1), ((0, 0), (0, 0)), (1, 1), 1)
+    twin.needs_input_grad, twin.recording = (True, True, False), True
+    out = twin.forward(fake_gpu.asarray(x), fake_gpu.asarray(w), None)
+    assert out.shape == (0, 3, 3, 3)
+    dx, dw, _ = twin.backward(fake_gpu.zeros(out.shape, np.float32))
+    assert dx.shape == x.shape and dw.shape == w.shape and not dw.get().any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_ops_on_device_tensors_dispatch_to_the_twins(fake_gpu, dtype):
+    """Through the public functions (minicnn.backend.implementation picks the twin for
+    device arrays): a small network's loss and gradients agree with the numpy backend."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in
+              [(2, 3, 9, 8), (4, 3, 3, 3), (4,), (32, 5), (5,)]]
+    labels = np.array([1, 3])
+
+    def network(x, w, b, w2, b2, labels, seen):
+        y = F.conv2d_relu(x, w, b, padding=1, stride=(1, 2))                 # (2, 4, 9, 4)
+        p = F.avg_pool2d(F.relu(F.max_pool2d(y, 2, stride=1)), 2, ceil_mode=True)  # 4, 2
+        logits = F.linear(p.reshape(2, -1), w2, b2)
+        loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
+        for t in (y, p, logits, loss):
+            seen.append(type(t.creator).__name__)
+        loss.backward()
+        return loss
+
+    results = {}
+    for where in ("host", "device"):
+        move = fake_gpu.asarray if where == "device" else (lambda a: a)
+        tensors = [mc.Tensor(move(a), requires_grad=True) for a in arrays]
+        seen = []
+        with mc.use_backend("numpy" if where == "host" else "numba"):    # (any but numpy)
+            loss = network(*tensors, move(labels), seen)
+        get = (lambda a: a.get()) if where == "device" else (lambda a: a)
+        results[where] = [get(loss.data)] + [get(t.grad) for t in tensors]
+        if where == "device":
+            assert seen == ["Conv2dReLUCuPy", "AvgPool2dCuPy", "LinearCuPy",
+                            "CrossEntropyCuPy"], seen
+    rtol, atol = TOLERANCES[np.dtype(dtype)]
+    for ref, fast in zip(results["host"], results["device"]):
+        np.testing.assert_allclose(fast, ref, rtol=rtol * 10, atol=atol * 10)
