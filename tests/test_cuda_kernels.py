@@ -102,8 +102,9 @@ def test_compiles_with_nvcc(filename, arch, tmp_path):
     nvcc = shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
     assert os.path.exists(nvcc), "nvcc is needed to check the CUDA kernels (CUDA toolkit)"
     names = cuda_ops.name_expressions(filename)
-    unit = tmp_path / filename
-    unit.write_text(_source(filename) + cuda_host.export_source(names))
+    unit = tmp_path / filename          # the file itself (errors name its own lines) + exports
+    unit.write_text(f'#include "{os.path.join(CUDA_DIR, filename)}"\n' +
+                    cuda_host.export_source(names))
     cubin = tmp_path / (filename + ".cubin")
     command = [nvcc, "-cubin", f"-arch={arch}", "-std=c++17", "-Werror", "all-warnings",
                "-I", CUDA_DIR, str(unit), "-o", str(cubin)]
