@@ -210,7 +210,9 @@ def summary(rates):
             "rounds": rates}
 
 
-def run(args):
+def run(args, report):
+    """Measure every case into ``report["results"]``, calling ``args.on_row`` after each
+    (so a run cut short by a timeout still leaves its finished rows on disk)."""
     import torch
     fake = args.fake
     dev = "cuda" if (not fake and torch.cuda.is_available()) else "cpu"
@@ -221,10 +223,10 @@ def run(args):
     torch_sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
     seconds = args.seconds if args.seconds is not None else (0.05 if args.quick else 1.0)
     rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
-    results = []
+    results = report["results"]
     with gpu_module(fake) as cupy:
         mc_sync = cupy.cuda.Device().synchronize
-        info = environment(cupy, torch, dev, fake, seconds, rounds)
+        info = report["environment"] = environment(cupy, torch, dev, fake, seconds, rounds)
         print(" | ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
         for name, kind, settings in cases(args.quick):
             if args.case and not any(c in name for c in args.case):
@@ -245,11 +247,12 @@ def run(args):
                        met=None if fake or ratio is None or target is None else ratio >= target)
             results.append(row)
             print(format_row(row, fake), flush=True)
+            args.on_row(report)
             del mc_step, t_step
             cupy.get_default_memory_pool().free_all_blocks()
             if dev == "cuda":
                 torch.cuda.empty_cache()
-    return {"environment": info, "results": results}
+    return report
 
 
 def environment(cupy, torch, dev, fake, seconds, rounds):
@@ -313,17 +316,22 @@ def main(argv=None):
                         help="seconds per measurement (default 1; 0.05 quick)")
     parser.add_argument("--case", nargs="+", help="only the cases whose names contain these")
     args = parser.parse_args(argv)
-    report = run(args)
-    report["quick"], report["fake"] = args.quick, args.fake
-    table = markdown(report, args.fake)
-    print("\n" + table)
-    if args.out:
+    report = {"quick": args.quick, "fake": args.fake, "environment": {}, "results": []}
+
+    def write(report):
+        if not args.out:
+            return
         stem = os.path.splitext(args.out)[0]
         os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
         with open(stem + ".json", "w") as f:
             json.dump(report, f, indent=1, default=str)
         with open(stem + ".md", "w") as f:
-            f.write("# minicnn on the GPU vs PyTorch CUDA eager\n\n" + table)
+            f.write("# minicnn on the GPU vs PyTorch CUDA eager\n\n" + markdown(report, args.fake))
+    args.on_row = write
+    run(args, report)
+    print("\n" + markdown(report, args.fake))
+    if args.out:
+        stem = os.path.splitext(args.out)[0]
         print(f"wrote {stem}.json and {stem}.md")
     missed = [r["case"] for r in report["results"] if r["met"] is False]
     if missed:

@@ -445,8 +445,15 @@ def test_against_pytorch_on_cuda(gpu, dtype):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("PyTorch cannot see a CUDA GPU (torch.cuda.is_available() is False)")
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        check_against_torch_cuda(gpu, torch, dtype)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
+
+
+def check_against_torch_cuda(gpu, torch, dtype):
     tdtype = torch.float64 if dtype == "float64" else torch.float32
 
     def compare(mc_fn, torch_fn, arrays, k, consts=()):
@@ -558,16 +565,22 @@ def optimizer_buffers(model):
             for s in model.optimizer.state]
 
 
-def assert_same_training_state(model, other, what):
+def assert_same_training_state(model, other, what, exact=True):
+    """The same weights and optimiser state: bit for bit (copies), or with ``exact=False``
+    to float64's tolerance (two runs of the same steps)."""
+    def same(a, b, message):
+        if exact or not hasattr(a, "dtype") or a.dtype.kind != "f":
+            np.testing.assert_array_equal(a, b, err_msg=message)
+        else:
+            assert_close(a, b, a.dtype, message, 400)
     for p, q in zip(model.parameters(), other.parameters()):
-        np.testing.assert_array_equal(device.to_host(p.data), device.to_host(q.data),
-                                      err_msg=f"{what}: {p.name}")
+        same(device.to_host(p.data), device.to_host(q.data), f"{what}: {p.name}")
     mine, theirs = optimizer_buffers(model), optimizer_buffers(other)
     assert len(mine) == len(theirs) and mine, f"{what}: optimiser states differ in length"
     for i, (s, t) in enumerate(zip(mine, theirs)):
         assert sorted(s) == sorted(t), f"{what}: optimiser state {i} keys"
         for key in s:
-            np.testing.assert_array_equal(s[key], t[key], err_msg=f"{what}: state {i} {key}")
+            same(np.asarray(s[key]), np.asarray(t[key]), f"{what}: state {i} {key}")
 
 
 def test_checkpoint_round_trip_gpu_cpu_gpu(gpu, tmp_path, monkeypatch):
@@ -595,7 +608,7 @@ def test_checkpoint_round_trip_gpu_cpu_gpu(gpu, tmp_path, monkeypatch):
         assert_same_training_state(model, back, "CPU -> GPU")
         model.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=2)
         back.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=2)
-        assert_same_training_state(model, back, "one more epoch")
+        assert_same_training_state(model, back, "one more epoch", exact=False)
     with cupy_made(monkeypatch, None), mc.use_backend("numpy"):    # a machine without CuPy
         assert backend.cupy_unavailable_reason() is not None
         plain = mc.load(first)
@@ -628,13 +641,14 @@ def test_training_step_copies_nothing_but_the_batch(gpu):
 
 
 def test_fit_copies_each_batch_once(gpu):
-    """fit over N batches copies x and y of each batch to the GPU once (2 N copies) and
-    reads the logs back once per epoch (1 copy): nothing else crosses, on "fake" not even
-    a copy outside minicnn.device (an index array, a stray cupy.asarray), and the GPU is
-    waited for as often with 3 batches an epoch as with 1 (only when the logs are read)."""
+    """fit over N batches copies x and y of each batch to the GPU once (2 N copies); what it
+    reads back (the logs, the check for non-finite weights, pending label checks) is read
+    per epoch, never per batch: as many copies back and waits for the GPU with 3 batches an
+    epoch as with 1, and at most 2 copies an epoch. On "fake" no copy bypasses
+    minicnn.device either (an index array, a stray cupy.asarray)."""
     _, model = lenet_twins()
     x, y = lenet_data(12)
-    syncs = {}
+    counts = {}
     with gpu.backend("cupy"):
         model.compile(mc.optim.SGD(lr=0.05, momentum=0.9), loss="cross_entropy",
                       metrics=["accuracy"])
@@ -644,14 +658,17 @@ def test_fit_copies_each_batch_once(gpu):
             fakegpu.reset_transfers()
             model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, seed=1)
             batches = 2 * (12 // batch_size)
-            assert device.copy_counts() == {"to_device": 2 * batches, "to_host": 2}
-            moved = fakegpu.transfers()
+            copies, moved = device.copy_counts(), fakegpu.transfers()
+            assert copies["to_device"] == 2 * batches, f"{batches} batches: {copies}"
+            assert 1 <= copies["to_host"] <= 2 * 2, f"2 epochs: {copies}"
             if gpu.fake:
-                assert (moved["h2d"], moved["d2h"]) == (2 * batches, 2), moved
-            syncs[batches] = moved["sync"]
+                assert (moved["h2d"], moved["d2h"]) == \
+                    (copies["to_device"], copies["to_host"]), f"{moved} vs {copies}"
+            counts[batches] = copies["to_host"], moved["sync"]
+    assert counts[6][0] == counts[2][0], f"copies back (1, 3 batches an epoch): {counts}"
     if gpu.fake:
-        assert syncs[6] == syncs[2], f"syncs: {syncs[2]} with 1 batch an epoch, " \
-                                     f"{syncs[6]} with 3: a training step waits for the GPU"
+        assert counts[6][1] == counts[2][1], \
+            f"waits for the GPU with 1 and 3 batches an epoch: {counts[2][1]}, {counts[6][1]}"
 
 
 # ----------------------------------------------------------------------------- errors
