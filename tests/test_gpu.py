@@ -25,6 +25,7 @@ import contextlib
 import sys
 import traceback
 import types
+import warnings
 
 import numpy as np
 import pytest
@@ -110,8 +111,21 @@ class Gpu:
             yield
             return
         self.synchronize()
-        with guard(False):
+        with contextlib.ExitStack() as stack:
+            with warnings.catch_warnings():      # its deprecation (or experimental) warning
+                warnings.simplefilter("ignore")
+                stack.enter_context(guard(False))
             yield
+
+    def has_sync_guard(self):
+        """True on "fake" and where CuPy still has cupyx.allow_synchronize."""
+        if self.fake:
+            return True
+        try:
+            import cupyx
+        except ImportError:
+            return False
+        return hasattr(cupyx, "allow_synchronize")
 
 
 @pytest.fixture(scope="module", params=[pytest.param("cuda", marks=pytest.mark.gpu), "fake"])
@@ -614,6 +628,26 @@ def test_checkpoint_round_trip_gpu_cpu_gpu(gpu, tmp_path, monkeypatch):
         plain = mc.load(first)
         assert plain.device == "cpu"
         assert_same_training_state(plain, on_cpu, "loaded without CuPy")
+
+
+def test_sync_guard_catches_a_read(gpu):
+    """The guard the next test relies on works: reading one number of a device array
+    inside gpu.no_sync() fails (the fake's count; CuPy's DeviceSynchronized on a GPU)."""
+    if not gpu.has_sync_guard():
+        pytest.skip("this CuPy has no cupyx.allow_synchronize (removed after CuPy 10's "
+                    "deprecation): only the copy counts guard the training step")
+    value = gpu.to(np.ones((2,)))
+    try:
+        with gpu.no_sync():
+            float(value.sum())
+    except (AssertionError, RuntimeError) as e:
+        assert "sync" in str(e).lower() or type(e).__name__ == "DeviceSynchronized", repr(e)
+        return
+    if gpu.fake:
+        pytest.fail("the fake's sync count missed float(a)")
+    pytest.skip(f"CuPy {gpu.cupy.__version__}: cupyx.allow_synchronize(False) let a read "
+                f"through (deprecated, it no longer detects): only the copy counts guard "
+                f"the training step")
 
 
 def test_training_step_copies_nothing_but_the_batch(gpu):
