@@ -242,6 +242,8 @@ def forget_cupy():
     next use imports it afresh (the tests swap in a NumPy-backed stand-in)."""
     _CUPY_ERROR.clear()
     _LOADED.discard("cupy")
+    from .device import forget_pending_checks
+    forget_pending_checks()
     for key in [k for k in _IMPLEMENTATIONS if k[0] == "cupy"]:
         del _IMPLEMENTATIONS[key]
     kernels = sys.modules.get("minicnn.kernels.cuda_ops")

@@ -476,9 +476,9 @@ def load(path, custom_objects=None, compile=True, max_bytes=None, device=None):
         device = normalize_device(device)
     with CheckpointFile(path, max_bytes) as ck:
         model = ck.rebuild(custom_objects)
-        if device is not None:
-            model.to(device)                    # weights still to be built go there too
         ck.load_weights_into(model, own_architecture=True)
+        if device is not None:
+            model.to(device)                    # one copy of each weight, after loading
         if compile and ck.header["compile"] is not None and hasattr(model, "compile"):
             ck.compile(model)
         header = ck.header

@@ -84,6 +84,7 @@ def to_device(a, device):
 def to_host(a):
     """``a`` as a NumPy array in host memory (a copy when it was on a GPU)."""
     if is_device_array(a):
+        run_pending_checks()             # a read waits for the GPU anyway: report them now
         _COPIES["to_host"] += 1
         return a.get()
     return a if isinstance(a, np.ndarray) else np.asarray(a)
@@ -101,3 +102,50 @@ def mixed_devices_message(what, arrays):
     return (f"{what}: its inputs are on different devices ({listing}). Put them on one "
             f"device first: x.to('{gpu}') for a tensor (or mc.Tensor(x, device='{gpu}')), "
             f"model.to('{gpu}') for a model's weights; or .to('cpu') the other way")
+
+
+# ----------------------------------------------------------------------------- checks
+# A check of data on a GPU ("is every label in range?") needs its answer on the host, and
+# reading it makes the host wait for the GPU: at every step of a training loop. So, like
+# CUDA's own device-side asserts, such a check is kept as a flag on the GPU and reported at
+# the next read back to the host (to_host, Tensor.item(), .numpy(), a progress line).
+_PENDING = []            # (flag array, message, error class) not read yet
+_MOST_PENDING = 256      # beyond this many, read them at once (bounded memory)
+
+
+def check(failed, message, error=ValueError):
+    """Raise ``error(message)`` if the 0-d boolean array ``failed`` is true: at once for
+    host arrays; for GPU arrays at the next read back to the host (``run_pending_checks``)."""
+    if not is_device_array(failed):
+        if bool(failed):
+            raise error(message)
+        return
+    _PENDING.append((failed, message, error))
+    if len(_PENDING) >= _MOST_PENDING:
+        run_pending_checks()
+
+
+def forget_pending_checks():
+    """Drop the GPU checks not read yet (their arrays belong to a CuPy being swapped out)."""
+    _PENDING.clear()
+
+
+def run_pending_checks():
+    """Read the GPU checks not read yet (one copy) and raise the first that failed."""
+    read_numbers([])
+
+
+def read_numbers(values):
+    """Python floats of the 0-d GPU arrays ``values``, read in one copy together with the
+    pending checks (which raise first if one failed): a training loop's log line."""
+    pending, _PENDING[:] = list(_PENDING), []
+    if not pending and not values:
+        return []
+    import cupy
+    flags = [f.reshape(()).astype(np.float64) for f, _, _ in pending]
+    numbers = cupy.stack(flags + [v.reshape(()).astype(np.float64) for v in values]).get()
+    _COPIES["to_host"] += 1
+    for flag, (_, message, error) in zip(numbers, pending):
+        if flag:
+            raise error(message)
+    return [float(v) for v in numbers[len(pending):]]

@@ -36,7 +36,7 @@ import numpy as np
 
 from .arguments import finite_number
 from .backend import array_module
-from .device import device_of, to_device
+from .device import device_of, is_device_array, to_device, to_host
 from .files import defer_sigint
 from .tensor import Tensor
 
@@ -253,7 +253,8 @@ class Optimizer(abc.ABC):
 
 
 def _to_numpy(a):
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.array(a)
+    """A host copy of a buffer (from the GPU when it is there)."""
+    return to_host(a).copy() if is_device_array(a) else np.array(a)
 
 
 def _number(optimizer, key, value, low=None, below=None):

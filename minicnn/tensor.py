@@ -364,7 +364,8 @@ class Tensor:
     def cuda(self): return self.to("cuda")
 
     def item(self):
-        return self.data.item()
+        """The single number this tensor holds, as a Python float (read from a GPU)."""
+        return to_host(self.data).item()
 
     def detach(self):
         """The same data, cut from the graph."""
@@ -406,6 +407,8 @@ class Tensor:
             grad = xp.ones_like(self.data)
         else:
             grad = _to_array(grad, self.dtype)
+            if device_of(grad) != self.device:
+                grad = to_device(grad, self.device)
             if tuple(grad.shape) != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {tuple(grad.shape)}, "
                                  f"the tensor has shape {self.shape}")
@@ -449,11 +452,12 @@ class Tensor:
     def _lift(self, other):
         if isinstance(other, Tensor):
             return other
+        device = None
+        if self.device != "cpu" and getattr(other, "ndim", 0) == 0:
+            device = self.device                     # numbers join this tensor on its GPU
         if hasattr(other, "dtype") and np.dtype(other.dtype).kind == "f":
-            return Tensor(other)
-        if hasattr(other, "shape") or self.device == "cpu":
-            return Tensor(other, dtype=self.dtype)   # Python numbers keep this tensor's dtype
-        return Tensor(other, dtype=self.dtype, device=self.device)   # ... and its device
+            return Tensor(other, device=device)
+        return Tensor(other, dtype=self.dtype, device=device)   # numbers keep this dtype
 
     def __add__(self, other): return Add()(self, self._lift(other))
     def __radd__(self, other): return Add()(self._lift(other), self)

@@ -35,7 +35,7 @@ from . import optim as _optim
 from collections.abc import Mapping
 
 from .backend import array_module
-from .device import is_device_array, to_device, to_host
+from .device import is_device_array, read_numbers, to_device, to_host
 from .callbacks import CallbackList, ProgressBar
 from .data import checks as _checks
 from .files import defer_sigint
@@ -61,15 +61,16 @@ def non_finite_weights(model):
     """The names of the model's weights, and of its optimiser's buffers ("optimizer
     state 3 exp_avg_sq"), that hold a NaN or an infinity ([] if none): what a checkpoint
     of the model would save, and ``load`` would refuse."""
-    def finite(a):
-        return bool(array_module(a).isfinite(a).all())
-    bad = [name for name, p in model.named_parameters(trainable_only=False)
-           if not finite(p.data)]
+    arrays = [(name, p.data) for name, p in model.named_parameters(trainable_only=False)]
     optimizer = getattr(model, "optimizer", None)
     for i, state in enumerate(getattr(optimizer, "state", None) or []):
-        bad += [f"optimizer state {i} {key}" for key, value in state.items()
-                if hasattr(value, "shape") and not finite(value)]
-    return bad
+        arrays += [(f"optimizer state {i} {key}", value) for key, value in state.items()
+                   if hasattr(value, "shape")]
+    finite = [array_module(a).isfinite(a).all() for _, a in arrays]
+    on_device = [i for i, f in enumerate(finite) if is_device_array(f)]
+    for i, value in zip(on_device, read_numbers([finite[i] for i in on_device])):
+        finite[i] = value                       # the GPU's answers, read in one copy
+    return [name for (name, _), ok in zip(arrays, finite) if not ok]
 
 
 class History:
@@ -425,10 +426,9 @@ class _Totals:
         one copy."""
         names = list(self.sums)
         on_device = [k for k in names if is_device_array(self.sums[k])]
-        if on_device:
-            xp = array_module(self.sums[on_device[0]])
-            values = to_host(xp.stack([self.sums[k] for k in on_device]))
-            self.sums.update({k: float(v) for k, v in zip(on_device, values)})
+        if on_device:          # one copy, with the GPU's pending label checks (device.py)
+            values = read_numbers([self.sums[k] for k in on_device])
+            self.sums.update(zip(on_device, values))
         return {name: float(self.sums[name]) / max(self.count, 1) for name in names}
 
 
@@ -684,7 +684,7 @@ class _eval_mode:
 def _numpy(a):
     if isinstance(a, Tensor):
         a = a.data
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+    return to_host(a)
 
 
 def _as_array(a):

@@ -13,7 +13,8 @@ class Dropout(Function):
     def forward(self, x):
         xp = array_module(x)
         keep = self.rng.random(x.shape) >= self.p    # drawn on the host so seeds agree everywhere
-        self.scale = xp.asarray(keep, dtype=x.dtype) / x.dtype.type(1 - self.p)
+        keep = xp.asarray(keep)                      # (to a GPU as bools: a quarter of float32)
+        self.scale = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
         return x * self.scale
 
     def backward(self, g):

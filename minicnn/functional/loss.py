@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from ..backend import array_module, implementation
+from ..device import check, device_of, to_device
 from ..tensor import Function, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -48,11 +49,16 @@ class CrossEntropy(Function):
         return dx * (g / len(dx) if self.reduction == "mean" else g)
 
 
-def _target_distribution(labels, n, num_classes, dtype, label_smoothing, op):
-    """The target rows q (N, C) from integer labels (N,) or probabilities (N, C)."""
+def _target_distribution(labels, like, num_classes, dtype, label_smoothing, op):
+    """The target rows q (N, C) from integer labels (N,) or probabilities (N, C), on the
+    device of the predictions ``like`` (host labels are copied to a GPU, as Keras does)."""
+    n = len(like)
     labels = labels.data if hasattr(labels, "data") and hasattr(labels, "creator") else labels
+    if not hasattr(labels, "dtype"):
+        labels = np.asarray(labels)
+    if device_of(labels) != device_of(like):
+        labels = to_device(labels, device_of(like))
     xp = array_module(labels)
-    labels = xp.asarray(labels)
     if labels.dtype.kind not in "iubf" or (labels.dtype.kind == "b" and labels.ndim == 1):
         raise TypeError(f"{op}: labels must be integer class indices, got dtype {labels.dtype}"
                         f" (pass labels.astype(np.int64))")
@@ -66,14 +72,17 @@ def _target_distribution(labels, n, num_classes, dtype, label_smoothing, op):
             raise ValueError(f"{op}: got {len(labels)} labels for a batch of {n} predictions; "
                              f"pass one integer label per sample")
         if labels.dtype.kind == "f":
-            if not bool(xp.all(labels == xp.round(labels))):
-                raise TypeError(f"{op}: labels must be integer class indices, got non-integer "
-                                f"values of dtype {labels.dtype}")
+            check(~xp.all(labels == xp.round(labels)), f"{op}: labels must be integer class "
+                  f"indices, got non-integer values of dtype {labels.dtype}", TypeError)
             labels = labels.astype(np.int64)
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        if n and xp is np and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
             bad = int(labels.min()) if int(labels.min()) < 0 else int(labels.max())
             raise ValueError(f"{op}: label {bad} is out of range for {num_classes} classes "
                              f"(labels must be in 0..{num_classes - 1})")
+        if n and xp is not np:       # on a GPU: reported at the next read to the host (device.py)
+            check(xp.any((labels < 0) | (labels >= num_classes)), f"{op}: a label is out of "
+                  f"range for {num_classes} classes (labels must be in 0..{num_classes - 1}; "
+                  f"check y.min() and y.max() of the data)")
         q = xp.zeros((n, num_classes), dtype=dtype)
         q[xp.arange(n), labels] = 1
     else:
@@ -102,7 +111,8 @@ def cross_entropy(logits, labels, label_smoothing=0.0, reduction="mean"):
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), got {label_smoothing}")
     n, c = logits.shape
-    q = _target_distribution(labels, n, c, logits.dtype, label_smoothing, "cross_entropy")
+    q = _target_distribution(labels, logits.data, c, logits.dtype, label_smoothing,
+                             "cross_entropy")
     op = implementation(CrossEntropy, logits.data)  # the reference above, or a kernel twin
     return op(q, reduction)(logits)
 
@@ -123,11 +133,12 @@ def nll_of_probabilities(probs, labels, label_smoothing=0.0, reduction="mean", e
         raise ValueError(f"cross_entropy: predictions must have shape (N, C), got {probs.shape}")
     n, c = probs.shape
     data = probs.data
-    if n and (float(data.min()) < 0 or abs(float(data.sum(axis=1).mean()) - 1) > 1e-3):
+    on_host = array_module(data) is np        # (on a GPU the check would wait for it)
+    if n and on_host and (float(data.min()) < 0 or abs(float(data.sum(axis=1).mean()) - 1) > 1e-3):
         warnings.warn("the loss expects probabilities (rows that sum to 1) but the model's "
                       "outputs are not; if they are raw scores, use from_logits=True or "
                       "end the model with a softmax", stacklevel=3)
-    q = _target_distribution(labels, n, c, probs.dtype, label_smoothing, "cross_entropy")
+    q = _target_distribution(labels, data, c, probs.dtype, label_smoothing, "cross_entropy")
     xp = array_module(data)
     clipped = Clip(eps, 1 - eps)(probs)
     per_sample = -(clipped.log() * xp.asarray(q)).sum(axis=1)

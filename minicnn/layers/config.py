@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 
+from ..device import is_device_array, to_host
 from .module import Module, module_class
 
 MAX_DEPTH = 64                 # nesting of encoded values (a Sequential in a Sequential ...)
@@ -180,6 +181,8 @@ def encode(value, owner=None):
         return {"__module__": serialize(value)}
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return {"__dtype__": _dtype_name(np.dtype(value), who)}
+    if is_device_array(value):
+        value = to_host(value)                  # stored as numbers, from wherever it lives
     if isinstance(value, np.ndarray):
         return {"__array__": value.tolist(), "dtype": _dtype_name(value.dtype, who)}
     try:

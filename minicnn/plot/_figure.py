@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from ..device import to_host
 from ..files import atomic_write
 from ..tensor import Tensor
 
@@ -71,7 +72,7 @@ def as_numpy(a):
     """A NumPy array from a Tensor, a CuPy array or anything array-like."""
     if isinstance(a, Tensor):
         a = a.data
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+    return to_host(a)
 
 
 def display_image(image):
