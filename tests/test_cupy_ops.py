@@ -190,7 +190,7 @@ def test_cross_entropy_twin(dtype, n, c, seed, reduction, smoothing):
     with fake_cupy() as cupy:
         x = random_array(seed, (n, c), dtype) * np.dtype(dtype).type(5)
         labels = np.random.default_rng(seed).integers(0, c, n)
-        q = _target_distribution(labels, n, c, np.dtype(dtype), smoothing, "cross_entropy")
+        q = _target_distribution(labels, x, c, np.dtype(dtype), smoothing, "cross_entropy")
         twin = cuda_ops.CrossEntropyCuPy(cupy.asarray(q), reduction)
         assert_twin_matches(cupy, CrossEntropy(q, reduction), twin, [x], dtype)
         assert twin.on_kernels
