@@ -761,6 +761,26 @@ def test_mixing_host_and_device_tensors_says_how_to_fix(gpu):
             model(mc.Tensor(random_array(3, (1, 1, 32, 32))))
 
 
+def test_bad_label_on_the_gpu_is_reported_at_the_next_read(gpu):
+    """A label out of range on the GPU does not make cross_entropy wait for the GPU: the
+    ValueError comes at the next read to the host (loss.item(), fit's log line), once. (-1
+    is used: NumPy and CuPy both wrap it when indexing, so only the check can catch it.)"""
+    labels = np.array([0, 1, -1, 2])
+    with gpu.backend("cupy"):
+        z = mc.Tensor(random_array(0, (4, 5)), device="cuda", requires_grad=True)
+        with gpu.no_sync():
+            loss = F.cross_entropy(z, gpu.to(labels))
+        with pytest.raises(ValueError, match="out of range for 5 classes"):
+            loss.item()
+        assert isinstance(loss.item(), float)            # reported once, then forgotten
+        _, model = lenet_twins()
+        model.compile(mc.optim.SGD(lr=0.01), loss="cross_entropy")
+        x, y = lenet_data(8)
+        y[5] = -1
+        with pytest.raises(ValueError, match="out of range for 10 classes"):
+            model.fit(x, y, epochs=1, batch_size=4, verbose=0, seed=0)
+
+
 def test_set_backend_cupy_without_cupy_names_the_install(monkeypatch):
     """Without CuPy, mc.set_backend('cupy'), Tensor(device='cuda') and model.to('cuda')
     raise a RuntimeError with the install command; the backend in use does not change."""
