@@ -11,7 +11,8 @@
 # Everything it prints also goes to one log: $OUT/gpu-results.md when $OUT is set, else
 # benchmarks/gpu-results.md (LOG=... overrides); the benchmark's own table and numbers go
 # beside it, as gpu-bench.md and gpu-bench.json. Each stage has a timeout; the whole run
-# stays under 8 minutes. PYTHON=... picks the interpreter (default: python, else python3).
+# stays under 8 minutes (20 + 40 + 170 + 80 + 150 s at most). PYTHON=... picks the
+# interpreter (default: python, else python3).
 #
 # Exit status: 0 when every stage passed; 1 when a test stage failed (or timed out);
 # 2 when no GPU is usable: the GPU stages are skipped (the log says why) and only the
@@ -48,11 +49,11 @@ echo "# minicnn GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit" \
 echo '```'
 stage "1. machine"
 if command -v nvidia-smi > /dev/null; then
-    run 30 nvidia-smi
+    run 20 nvidia-smi
 else
     echo "nvidia-smi: not found (no NVIDIA driver on this machine)"
 fi
-run 60 "$PYTHON" - <<'EOF'
+run 40 "$PYTHON" - <<'EOF'
 import platform
 import numpy
 print("python", platform.python_version(), "| numpy", numpy.__version__)
@@ -84,7 +85,7 @@ if [ "$gpu_ok" != "yes" ]; then
 fi
 
 stage "2. the GPU suite: pytest -m gpu tests/test_gpu.py"
-run 180 "$PYTHON" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider -rs || status=1
+run 170 "$PYTHON" -m pytest -m gpu tests/test_gpu.py -q -p no:cacheprovider -rs || status=1
 
 kernel_tests=()
 for f in tests/test_cuda_kernels.py tests/test_cupy_ops.py; do
@@ -98,7 +99,7 @@ if ! command -v nvcc > /dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
     select=(-k "not compiles_with_nvcc")
 fi
 if [ "${#kernel_tests[@]}" -gt 0 ]; then
-    run 90 "$PYTHON" -m pytest -q -p no:cacheprovider -rs ${select[@]+"${select[@]}"} \
+    run 80 "$PYTHON" -m pytest -q -p no:cacheprovider -rs ${select[@]+"${select[@]}"} \
         "${kernel_tests[@]}" || status=1
 fi
 
