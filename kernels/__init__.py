@@ -11,6 +11,7 @@ when no kernel is registered, or under ``mc.use_backend("numpy")``.
     pool.py         max / average pooling forward and backward, direct window loops
     elementwise.py  ReLU, fused bias + activation, softmax cross-entropy
     ops.py          the numba backend's Function subclasses that call them
+    batching.py     what both backends' twins share: the dtypes for kernels, batch chunks
     cuda/           the same ops in CUDA C (one .cu per op family, element bodies in .cuh
                     headers), for GPU arrays
     cuda_ops.py     the cupy backend's Function subclasses: launch cuda/ through CuPy

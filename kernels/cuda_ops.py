@@ -24,6 +24,7 @@ from ..functional.conv import Conv2d, Conv2dReLU
 from ..functional.linear import Linear
 from ..functional.loss import CrossEntropy
 from ..functional.pool import AvgPool2d, MaxPool2d
+from .batching import chunks, kernel_dtype as _kernel_dtype
 
 CUDA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
 
@@ -116,28 +117,13 @@ def launch_rows(filename, name, dtype, rows, row_length, args):
     kernel(filename, name, dtype)((min(rows, MAX_ROW_BLOCKS),), (threads,), args)
 
 
-_FLOATS = tuple(C_TYPES)
-
-
-def _kernel_dtype(*arrays):
-    """True when every given array (None ignored) is float32, or every one float64."""
-    dtypes = {a.dtype for a in arrays if a is not None}
-    return len(dtypes) == 1 and dtypes.pop() in _FLOATS
-
-
 def _i32(v):
     return np.int32(v)
 
 
 def _chunks(n, bytes_per_sample):
-    """(start, stop) of consecutive chunks of samples of equal sizes (give or take one)
-    whose columns fit in CHUNK_BYTES (at least one sample a chunk)."""
-    if n == 0:
-        return []
-    most = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
-    count = -(-n // most)
-    bounds = [n * i // count for i in range(count + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
+    """Chunks of samples whose columns fit in CHUNK_BYTES (batching.chunks)."""
+    return chunks(n, bytes_per_sample, CHUNK_BYTES)
 
 
 class Conv2dCuPy(Conv2d):

@@ -14,15 +14,7 @@ from ..functional.linear import Linear
 from ..functional.loss import CrossEntropy
 from ..functional.pool import AvgPool2d, MaxPool2d
 from . import conv, conv_direct, elementwise, pool
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _kernel_dtype(*arrays):
-    """True when every given array (None ignored) is float32, or every one float64."""
-    dtypes = {a.dtype for a in arrays if a is not None}
-    return len(dtypes) == 1 and dtypes.pop() in _FLOATS
-
+from .batching import chunks, kernel_dtype as _kernel_dtype
 
 def _c(a):
     return np.ascontiguousarray(a)
@@ -174,12 +166,8 @@ class Conv2dNumba(Conv2d):
     # -- helpers
     @staticmethod
     def _chunks(n, bytes_per_sample):
-        """(start, stop) of consecutive chunks of samples, of equal sizes (give or take
-        one), whose columns fit in CHUNK_BYTES (at least one sample a chunk)."""
-        most = max(1, CHUNK_BYTES // max(bytes_per_sample, 1))
-        count = -(-n // most)                                  # ceil(n / most) chunks
-        bounds = [n * i // count for i in range(count + 1)]
-        return list(zip(bounds[:-1], bounds[1:]))
+        """Chunks of samples whose columns fit in CHUNK_BYTES (batching.chunks)."""
+        return chunks(n, bytes_per_sample, CHUNK_BYTES)
 
     def _length(self, h_out, w_out):
         """Columns per sample: H_out W_out, or (H_out - 1) W_pad + W_out when wide."""

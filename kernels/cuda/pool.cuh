@@ -44,8 +44,28 @@ __host__ __device__ __forceinline__ T max_pool_element(const T *__restrict__ x,
     return best;
 }
 
+// The windows that contain input pixel (yy, xx), in the (i, j) order of functional.conv.col2im:
+// visit(p) for each, p = y * W_out + x the window's index in its output plane. Window (y, x)
+// covers yy when yy + p_t - i = y s_h for a kernel row i, so ys = yy + p_t - i must be a
+// non-negative multiple of s_h below H_out s_h (the same for columns).
+template <typename F>
+__host__ __device__ __forceinline__ void for_windows_containing(mc_pool_geometry g, int yy,
+                                                                int xx, F visit) {
+    for (int i = 0; i < g.kh; ++i) {
+        const int ys = yy + g.pt - i;
+        if (ys < 0) break;
+        if (ys % g.sh != 0 || ys / g.sh >= g.h_out) continue;
+        for (int j = 0; j < g.kw; ++j) {
+            const int xs = xx + g.pl - j;
+            if (xs < 0) break;
+            if (xs % g.sw != 0 || xs / g.sw >= g.w_out) continue;
+            visit((ys / g.sh) * g.w_out + xs / g.sw);
+        }
+    }
+}
+
 // dx[n, c, yy, xx] (flat e of (N, C, H, W)): the sum of dout over the windows that contain
-// this pixel and chose it as their arg-max, in the (i, j) order of functional.conv.col2im.
+// this pixel and chose it as their arg-max.
 template <typename T>
 __host__ __device__ __forceinline__ T max_pool_backward_element(
         const T *__restrict__ dout, const int *__restrict__ argmax, mc_pool_geometry g,
@@ -55,18 +75,9 @@ __host__ __device__ __forceinline__ T max_pool_backward_element(
     const long long base = nc * g.h_out * (long long)g.w_out;
     const int me = yy * g.w + xx;
     T total = (T)0;
-    for (int i = 0; i < g.kh; ++i) {
-        const int ys = yy + g.pt - i;
-        if (ys < 0) break;
-        if (ys % g.sh != 0 || ys / g.sh >= g.h_out) continue;
-        for (int j = 0; j < g.kw; ++j) {
-            const int xs = xx + g.pl - j;
-            if (xs < 0) break;
-            if (xs % g.sw != 0 || xs / g.sw >= g.w_out) continue;
-            const long long o = base + (long long)(ys / g.sh) * g.w_out + xs / g.sw;
-            if (argmax[o] == me) total += dout[o];
-        }
-    }
+    for_windows_containing(g, yy, xx, [&](int p) {
+        if (argmax[base + p] == me) total += dout[base + p];
+    });
     return total;
 }
 
@@ -91,7 +102,7 @@ __host__ __device__ __forceinline__ T avg_pool_element(const T *__restrict__ x,
 }
 
 // dx[n, c, yy, xx] (flat e): the sum of dout[y, x] / divisor[y, x] over the windows that
-// contain the pixel, in the (i, j) order of functional.conv.col2im.
+// contain the pixel.
 template <typename T>
 __host__ __device__ __forceinline__ T avg_pool_backward_element(
         const T *__restrict__ dout, const T *__restrict__ divisor, mc_pool_geometry g,
@@ -100,17 +111,6 @@ __host__ __device__ __forceinline__ T avg_pool_backward_element(
     const long long nc = e / ((long long)g.w * g.h);
     const long long base = nc * g.h_out * (long long)g.w_out;
     T total = (T)0;
-    for (int i = 0; i < g.kh; ++i) {
-        const int ys = yy + g.pt - i;
-        if (ys < 0) break;
-        if (ys % g.sh != 0 || ys / g.sh >= g.h_out) continue;
-        for (int j = 0; j < g.kw; ++j) {
-            const int xs = xx + g.pl - j;
-            if (xs < 0) break;
-            if (xs % g.sw != 0 || xs / g.sw >= g.w_out) continue;
-            const int p = (ys / g.sh) * g.w_out + xs / g.sw;
-            total += dout[base + p] / divisor[p];
-        }
-    }
+    for_windows_containing(g, yy, xx, [&](int p) { total += dout[base + p] / divisor[p]; });
     return total;
 }
