@@ -14,30 +14,26 @@ import json
 import os
 import time
 
-import minicnn  # noqa: F401  (first: it sets OpenBLAS's thread timeout before numpy loads
-#                  OpenBLAS, and picks Numba's threading layer before numba loads)
 import numpy as np
 
 
 def set_threads(threads=None, with_torch=True):
-    """Give PyTorch, Numba and BLAS the same number of threads; returns it.
+    """Give PyTorch, minicnn's numba backend and BLAS the same number of threads; returns it.
 
     BLAS reads OMP_NUM_THREADS / OPENBLAS_NUM_THREADS when numpy loads it, so run_all.py
-    also sets them in the environment of each benchmark process.
+    also sets them in the environment of each benchmark process. (throughput.py measures
+    with no such settings at all, as a user runs.)
     """
     threads = threads or int(os.environ.get("OMP_NUM_THREADS", os.cpu_count()))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
-    os.environ["MINICNN_ALWAYS_PARALLEL"] = "1"    # threads as asked, whatever the load
     if with_torch:
         import torch
         torch.set_num_threads(threads)
-    try:
-        import numba
-        numba.set_num_threads(threads)
-    except ImportError:
-        pass
+    import minicnn as mc
+    if "numba" in mc.available_backends():
+        mc.set_num_threads(threads)
     return threads
 
 

@@ -37,7 +37,6 @@ A note on speed: the innermost loops run over array *views* from index 0
 negative-index check in the loop and LLVM no longer vectorises it (5x slower here).
 """
 import numpy as np
-from numba import prange
 
 from ._jit import helper, kernel
 
@@ -70,7 +69,7 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
     n, c, h, w = x_pad.shape
     length = (h_out - 1) * row_len + w_out
     cols = np.empty((c * kh * kw, n * length), dtype=x_pad.dtype)
-    for r in prange(c * kh * kw):
+    for r in range(c * kh * kw):
         ci = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -110,11 +109,11 @@ def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
         for n, c, i, j, y, x:
             dx_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w] +=
                 cols[(c*kh + i)*kw + j, n*L + y*row_len + x]
-    Each (n, c) plane is written by one thread, so there are no races.
+    Each (n, c) plane is written by one pass (pieces of the batch run side by side).
     """
     n, c, h, w = dx_pad.shape
     length = (h_out - 1) * row_len + w_out
-    for nc in prange(n * c):
+    for nc in range(n * c):
         b = nc // c
         ci = nc % c
         dx_pad[b, ci] = 0
@@ -161,7 +160,7 @@ def rows_to_nchw(y_rows, bias, relu, row_len, out):
     length = (h_out - 1) * row_len + w_out
     flat = out.reshape(n, o_count, plane)
     has_bias = bias.shape[0] > 0
-    for no in prange(n * o_count):
+    for no in range(n * o_count):
         b = no // o_count
         o = no % o_count
         dst = flat[b, o]
@@ -195,8 +194,7 @@ def nchw_to_rows(dout, y, row_len):
             d = dout[n, o, y, x] * [y[n, o, y, x] > 0]   (or dout[n, o, y, x])
             dout_rows[o, n*L + y*row_len + x] = d;  db[o] += d
     Reference twin: ``dout.reshape`` and ``dout.sum(axis=(0, 2, 3))`` in Conv2d.backward
-    (after Conv2dReLU's ``dout * positive``). The bias sum is accumulated in float64 (one
-    output channel per thread).
+    (after Conv2dReLU's ``dout * positive``). The bias sum is accumulated in float64.
     """
     n, o_count, h_out, w_out = dout.shape
     length = (h_out - 1) * row_len + w_out
@@ -204,7 +202,7 @@ def nchw_to_rows(dout, y, row_len):
     no_mask = y.reshape(y.size)[:0]
     rows = np.empty((o_count, n * length), dtype=dout.dtype)
     db = np.empty(o_count, dtype=dout.dtype)
-    for o in prange(o_count):
+    for o in range(o_count):
         total = 0.0
         for b in range(n):
             for yy in range(h_out):

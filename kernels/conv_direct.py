@@ -26,7 +26,6 @@ are 'wide' garbage (windows that run off the right edge); they are never copied 
 in backward the wide copy of dOut holds zeros there.
 """
 import numpy as np
-from numba import prange
 
 from ._jit import kernel
 from .conv import copy_masked
@@ -49,7 +48,7 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
     length = (h_out - 1) * w_pad + w_out
     has_bias = bias.shape[0] > 0
     pairs = (o_count + 1) // 2                   # output channels o and o + 1 together
-    for np_ in prange(n_count * pairs):
+    for np_ in range(n_count * pairs):
         n = np_ // pairs
         o = 2 * (np_ % pairs)
         o_next = min(o + 1, o_count - 1)         # (o itself again when O is odd)
@@ -84,28 +83,29 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
 
 
 @kernel(reassociate=True)
-def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, dw_parts, db_parts):
-    """Partial sums of dW and db over S consecutive slices of the batch: fills dw_parts
-    (S, O, C, kh, kw) and db_parts (S, O) (float64, zeroed by the caller, who adds up the
-    S parts). dOut (N, O, H_out, W_out) is masked by the fused ReLU when y (the forward
+def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_parts):
+    """Partial sums of dW and db over S consecutive slices of the batch, slice s being
+    samples bounds[s] to bounds[s + 1] - 1: fills dw_parts (S, O, C, kh, kw) and db_parts
+    (S, O) (float64, zeroed by the caller, who adds up the S parts). dOut (N, O, H_out, W_out) is masked by the fused ReLU when y (the forward
     output) is given (a y of size 0 means no ReLU).
 
     As plain loops:
         dZ = dOut * [y > 0]   (or dOut)
         for o, c, i, j:  dW[o, c, i, j] = sum_{n, y, x} dZ[n, o, y, x] x_pad[n, c, y + i d_h, x + j d_w]
         for o:           db[o] = sum_{n, y, x} dZ[n, o, y, x]
-    Each slice is summed by one thread in a fixed order, and S is the caller's choice, not
-    the thread count's, so the result does not depend on how many threads run.
+    Each slice is summed in a fixed order, and the slices are the caller's choice, not
+    the thread count's (threads run whole slices), so the result does not depend on how
+    many threads run.
     """
-    n_count, c_count, h_pad, w_pad = x_pad.shape
+    c_count, h_pad, w_pad = x_pad.shape[1], x_pad.shape[2], x_pad.shape[3]
     slices, o_count, _, kh, kw = dw_parts.shape
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
     no_mask = y.reshape(y.size)[:0]
-    for s in prange(slices):
+    for s in range(slices):
         wide = np.zeros(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
-        for n in range(s * n_count // slices, (s + 1) * n_count // slices):
+        for n in range(bounds[s], bounds[s + 1]):
             for o in range(o_count):
                 for yy in range(h_out):
                     copy_masked(dout[n, o, yy], y[n, o, yy] if masked else no_mask,
@@ -142,7 +142,7 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
         dx_pad = 0
         for n, c, o, i, j, y, x:
             dx_pad[n, c, y + i d_h, x + j d_w] += w[o, c, i, j] * dZ[n, o, y, x]
-    One thread writes each (n, c) plane, so there are no races.
+    Each (n, c) plane is written by one pass (pieces of the batch run side by side).
     """
     n_count, c_count, h_pad, w_pad = dx_pad.shape
     o_count, _, kh, kw = w.shape
@@ -150,7 +150,7 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
     no_mask = y.reshape(y.size)[:0]
-    for nc in prange(n_count * c_count):
+    for nc in range(n_count * c_count):
         n = nc // c_count
         c = nc % c_count
         dx_flat = np.zeros(h_pad * w_pad, dtype=dx_pad.dtype)

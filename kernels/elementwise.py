@@ -1,35 +1,30 @@
 """Numba kernels for ReLU, bias + activation, and softmax cross-entropy."""
 import numpy as np
-from numba import prange
 
 from ._jit import kernel
 
 
 @kernel
-def relu_forward(x):
-    """y = x * [x > 0] elementwise over a flat array (NaN stays NaN, as in the reference).
+def relu_forward(x, y):
+    """Fills y = x * [x > 0] elementwise over a flat array (NaN stays NaN, as in the reference).
     Reference twin: functional.activation.ReLU.forward.
 
     As plain loops:   for k: y[k] = x[k] * [x[k] > 0]
     """
-    y = np.empty_like(x)
-    for k in prange(x.shape[0]):
+    for k in range(x.shape[0]):
         v = x[k]
         y[k] = v * (v > 0)             # (a bool factor keeps the dtype; 0.0 would not)
-    return y
 
 
 @kernel
-def relu_backward(g, y):
-    """dx = g * [y > 0] (y = relu(x) is positive exactly where x is).
+def relu_backward(g, y, dx):
+    """Fills dx = g * [y > 0] (y = relu(x) is positive exactly where x is).
     Reference twin: functional.activation.ReLU.backward.
 
     As plain loops:   for k: dx[k] = g[k] * [y[k] > 0]
     """
-    dx = np.empty_like(g)
-    for k in prange(g.shape[0]):
+    for k in range(g.shape[0]):
         dx[k] = g[k] * (y[k] > 0)
-    return dx
 
 
 @kernel
@@ -40,18 +35,18 @@ def bias_activation(y, bias, activation):
 
     As plain loops:   for n, o: y[n, o] = act(y[n, o] + bias[o])
     """
-    for r in prange(y.shape[0]):
+    for r in range(y.shape[0]):
         for o in range(y.shape[1]):
             v = y[r, o] + bias[o]
             if activation == 1:
                 v = v * (v > 0)
             y[r, o] = v
-    return y
 
 
 @kernel
-def softmax_cross_entropy(x, q):
-    """Per-sample loss (N,) and softmax p (N, C) of logits x against target rows q.
+def softmax_cross_entropy(x, q, loss, p):
+    """Fills the per-sample loss (N,) and the softmax p (N, C) of logits x against target
+    rows q.
     Reference twin: functional.loss.CrossEntropy.forward.
 
     As plain loops:
@@ -61,9 +56,7 @@ def softmax_cross_entropy(x, q):
             loss[n] = -sum_c q[n, c] log_p[c]
     """
     n, c = x.shape
-    p = np.empty_like(x)
-    loss = np.empty(n, dtype=x.dtype)
-    for r in prange(n):
+    for r in range(n):
         m = x[r, 0]
         for k in range(1, c):
             if x[r, k] > m:
@@ -78,4 +71,3 @@ def softmax_cross_entropy(x, q):
             p[r, k] = np.exp(log_p)
             total -= q[r, k] * log_p
         loss[r] = total
-    return loss, p

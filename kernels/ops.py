@@ -13,7 +13,7 @@ from ..functional.conv import Conv2d, Conv2dReLU
 from ..functional.linear import Linear
 from ..functional.loss import CrossEntropy
 from ..functional.pool import AvgPool2d, MaxPool2d
-from . import conv, conv_direct, elementwise, pool
+from . import conv, conv_direct, elementwise, pool, threads
 from .batching import chunks, kernel_dtype as _kernel_dtype
 
 def _c(a):
@@ -55,9 +55,11 @@ class Conv2dNumba(Conv2d):
         backward  dW_g    += dOut_g @ cols_g^T
                   dcols_g  = W_g^T @ dOut_g  -> col2im -> dx[chunk]
 
-    The columns are kept for backward only when the whole batch was one chunk (at most
-    CHUNK_BYTES); otherwise backward recomputes them from the saved padded input, which is
-    kh kw times smaller.
+    The batch is first cut into one piece per thread (kernels/threads.py); each thread runs
+    the whole pass (im2col, its products on one BLAS thread, the output copy) over the
+    chunks of its piece, and backward adds up the pieces' dW and db. A piece that was one
+    chunk (at most CHUNK_BYTES of columns) keeps its columns for backward; otherwise
+    backward recomputes them from the saved padded input, which is kh kw times smaller.
     Few-channel convolutions (stride 1, one group, C <= DIRECT_MAX_CHANNELS) skip the
     columns and run the direct loops of kernels/conv_direct.py. With ``relu`` set (the
     fused Conv2dReLU) the output pass clips at 0 and the dOut pass applies the mask.
@@ -81,22 +83,30 @@ class Conv2dNumba(Conv2d):
         self.direct = self.groups == 1 and (sh, sw) == (1, 1) and c <= DIRECT_MAX_CHANNELS
         bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
         out = np.empty((n, o, h_out, w_out), dtype=x.dtype)
+        self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
         self.cols = None
         if self.direct:
-            conv_direct.conv2d_direct_forward(self.x_pad, w, bias, int(self.relu), dh, dw, out)
-        else:
-            # wide rows for stride 1, unless the extra columns would cost over half again
-            w_pad = self.x_pad.shape[3]
-            wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
-            self.row_len = w_pad if wide else w_out
-            chunks = self._chunks(n, c * kh * kw * self._length(h_out, w_out) * x.itemsize)
-            for start, stop in chunks:
-                cols = self._im2col(start, stop, h_out, w_out)
+            self.slices = self._slices(n)
+            threads.run(lambda s0, s1: conv_direct.conv2d_direct_forward(
+                self.x_pad[self.bounds[s0]:self.bounds[s1]], w, bias, int(self.relu), dh, dw,
+                out[self.bounds[s0]:self.bounds[s1]]), self.slices)
+            return out
+        # wide rows for stride 1, unless the extra columns would cost over half again
+        w_pad = self.x_pad.shape[3]
+        wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
+        self.row_len = w_pad if wide else w_out
+        self.pieces = threads.split(n, self.x_pad.size + out.size)
+
+        def piece(start, stop):                  # one thread: im2col, W @ cols, copy out
+            for a, b_ in self._chunks(start, stop, h_out, w_out, x.itemsize):
+                cols = self._im2col(a, b_, h_out, w_out)
                 conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias, int(self.relu),
-                                  self.row_len, out[start:stop])
-            if len(chunks) == 1 and cols.nbytes <= CHUNK_BYTES:
-                self.cols = cols                       # backward needs no second im2col
-        self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
+                                  self.row_len, out[a:b_])
+            one_chunk = (a, b_) == (start, stop) and cols.nbytes <= CHUNK_BYTES
+            return cols if one_chunk else None           # kept: no second im2col
+        kept = threads.run(piece, self.pieces, blas=True)
+        if kept and all(cols is not None for cols in kept):
+            self.cols = kept                             # one (C kh kw, n L) per piece
         return out
 
     def backward(self, dout):
@@ -104,7 +114,7 @@ class Conv2dNumba(Conv2d):
             return super().backward(dout)
         if self.direct:
             return self._backward_direct(_c(dout))
-        n, c = self.x_shape[:2]
+        c = self.x_shape[1]
         o, c_g, kh, kw = self.w_shape
         g, og, k = self.groups, o // self.groups, c_g * kh * kw
         (sh, sw), (dh, dw_) = self.stride, self.dilation
@@ -112,48 +122,69 @@ class Conv2dNumba(Conv2d):
         dout = _c(dout)
         want_dx, want_dw = self.needs_input_grad[0], self.needs_input_grad[1]
         dx_pad = np.empty(self.x_pad.shape, dtype=dout.dtype) if want_dx else None
-        dw = np.zeros((o, k), dtype=dout.dtype) if want_dw else None
-        db = np.zeros(o, dtype=dout.dtype)
-        for start, stop in self._chunks(n, c * kh * kw * self._length(h_out, w_out) *
-                                        dout.itemsize):
-            dout_rows, db_chunk = conv.nchw_to_rows(dout[start:stop],        # (O, n L), (O,)
-                                                    self.y[start:stop],     # masked if relu
-                                                    self.row_len)
-            db += db_chunk                                               # db = sum dOut
-            if want_dw:
-                cols = self.cols if self.cols is not None else \
-                    self._im2col(start, stop, h_out, w_out)
-                for gi in range(g):                                      # dW_g += dOut_g cols_g^T
-                    dw[gi * og:(gi + 1) * og] += dout_rows[gi * og:(gi + 1) * og] @ \
-                        cols[gi * k:(gi + 1) * k].T
-            if want_dx:
-                dcols = np.empty((c * kh * kw, dout_rows.shape[1]), dtype=dout.dtype)
-                for gi in range(g):                                      # dcols_g = W_g^T dOut_g
-                    np.matmul(self.w_rows[gi * og:(gi + 1) * og].T,      # (into dcols: no copy)
-                              dout_rows[gi * og:(gi + 1) * og], out=dcols[gi * k:(gi + 1) * k])
-                conv.col2im_rows(dcols, dx_pad[start:stop], kh, kw, sh, sw, dh, dw_,
-                                 h_out, w_out, self.row_len)
+        kept = dict(zip([start for start, _ in self.pieces], self.cols)) if self.cols else {}
+
+        def piece(start, stop):                  # one thread: its samples' dW, db and dx
+            dw = np.zeros((o, k), dtype=dout.dtype) if want_dw else None
+            db = np.zeros(o, dtype=dout.dtype)
+            for a, b_ in self._chunks(start, stop, h_out, w_out, dout.itemsize):
+                dout_rows, db_chunk = conv.nchw_to_rows(dout[a:b_],              # (O, n L), (O,)
+                                                        self.y[a:b_],           # masked if relu
+                                                        self.row_len)
+                db += db_chunk                                               # db = sum dOut
+                if want_dw:
+                    cols = kept[start] if kept else self._im2col(a, b_, h_out, w_out)
+                    for gi in range(g):                                  # dW_g += dOut_g cols_g^T
+                        dw[gi * og:(gi + 1) * og] += dout_rows[gi * og:(gi + 1) * og] @ \
+                            cols[gi * k:(gi + 1) * k].T
+                if want_dx:
+                    dcols = np.empty((c * kh * kw, dout_rows.shape[1]), dtype=dout.dtype)
+                    for gi in range(g):                                  # dcols_g = W_g^T dOut_g
+                        np.matmul(self.w_rows[gi * og:(gi + 1) * og].T,  # (into dcols: no copy)
+                                  dout_rows[gi * og:(gi + 1) * og], out=dcols[gi * k:(gi + 1) * k])
+                    conv.col2im_rows(dcols, dx_pad[a:b_], kh, kw, sh, sw, dh, dw_,
+                                     h_out, w_out, self.row_len)
+            return dw, db
+        parts = threads.run(piece, self.pieces, blas=True)
+        dw = _total([p[0] for p in parts], (o, k), dout.dtype) if want_dw else None
+        db = _total([p[1] for p in parts], (o,), dout.dtype)
         return self._crop(dx_pad), (dw.reshape(self.w_shape) if want_dw else None), \
             (db if self.needs_input_grad[2] else None)
 
     def _backward_direct(self, dout):
-        """dx, dW, db by the direct loops (stride 1, one group)."""
+        """dx, dW, db by the direct loops (stride 1, one group), in one parallel region:
+        each thread takes whole slices of the batch (their dW and db partial sums, and
+        their samples' dx)."""
         dh, dw_ = self.dilation
         want_dx, want_dw, want_db = self.needs_input_grad
-        dx_pad = dw = db = None
-        if want_dw or want_db:
-            slices = min(len(dout), DIRECT_BATCH_SLICES)     # float64 partial sums
-            dw_parts = np.zeros((slices,) + self.w_shape)
-            db_parts = np.zeros((slices, self.w_shape[0]))
-            conv_direct.conv2d_direct_backward_weight(self.x_pad, dout, self.y, dh, dw_,
-                                                      dw_parts, db_parts)
-            dw = dw_parts.sum(axis=0).astype(dout.dtype)
-            db = db_parts.sum(axis=0).astype(dout.dtype)
-        if want_dx:
-            dx_pad = np.empty(self.x_pad.shape, dtype=dout.dtype)
-            conv_direct.conv2d_direct_backward_data(dout, self.y, self.w_rows.reshape(
-                self.w_shape), dh, dw_, dx_pad)
-        return self._crop(dx_pad), (dw if want_dw else None), (db if want_db else None)
+        dx_pad = np.empty(self.x_pad.shape, dtype=dout.dtype) if want_dx else None
+        want_parts = want_dw or want_db
+        slices = len(self.bounds) - 1                      # float64 partial sums per slice
+        dw_parts = np.zeros((slices,) + self.w_shape if want_parts else (0,) + self.w_shape)
+        db_parts = np.zeros((slices, self.w_shape[0]) if want_parts else (0, self.w_shape[0]))
+        w = self.w_rows.reshape(self.w_shape)
+
+        def piece(s0, s1):
+            lo, hi = self.bounds[s0], self.bounds[s1]
+            if want_parts:
+                conv_direct.conv2d_direct_backward_weight(
+                    self.x_pad[lo:hi], dout[lo:hi], self.y[lo:hi], dh, dw_,
+                    self.bounds[s0:s1 + 1] - lo, dw_parts[s0:s1], db_parts[s0:s1])
+            if want_dx:
+                conv_direct.conv2d_direct_backward_data(dout[lo:hi], self.y[lo:hi], w, dh, dw_,
+                                                        dx_pad[lo:hi])
+        threads.run(piece, self.slices)
+        dw = dw_parts.sum(axis=0).astype(dout.dtype) if want_dw else None
+        db = db_parts.sum(axis=0).astype(dout.dtype) if want_db else None
+        return self._crop(dx_pad), dw, db
+
+    def _slices(self, n):
+        """The direct loops' slices of the batch (self.bounds: DIRECT_BATCH_SLICES of them,
+        at most one per sample) and the pieces of them the threads run."""
+        slices = min(n, DIRECT_BATCH_SLICES)
+        self.bounds = np.array([s * n // slices for s in range(slices + 1)] if n else [0],
+                               dtype=np.int64)
+        return threads.split(slices, self.x_pad.size)
 
     def _crop(self, dx_pad):
         """The gradient of x from that of the padded x (None stays None)."""
@@ -164,10 +195,11 @@ class Conv2dNumba(Conv2d):
         return dx_pad[:, :, pt:pt + h, pl:pl + wd] if dx_pad.shape[2:] != (h, wd) else dx_pad
 
     # -- helpers
-    @staticmethod
-    def _chunks(n, bytes_per_sample):
-        """Chunks of samples whose columns fit in CHUNK_BYTES (batching.chunks)."""
-        return chunks(n, bytes_per_sample, CHUNK_BYTES)
+    def _chunks(self, start, stop, h_out, w_out, itemsize):
+        """Chunks (a, b) of samples start..stop-1 whose columns fit in CHUNK_BYTES."""
+        c, (kh, kw) = self.x_shape[1], self.w_shape[2:]
+        per_sample = c * kh * kw * self._length(h_out, w_out) * itemsize
+        return [(start + a, start + b) for a, b in chunks(stop - start, per_sample, CHUNK_BYTES)]
 
     def _length(self, h_out, w_out):
         """Columns per sample: H_out W_out, or (H_out - 1) W_pad + W_out when wide."""
@@ -191,6 +223,14 @@ class Conv2dNumba(Conv2d):
         return out
 
 
+def _total(parts, shape, dtype):
+    """The sum of the pieces' partial results, in piece order (zeros when there are none)."""
+    total = np.zeros(shape, dtype=dtype)
+    for part in parts:
+        total += part
+    return total
+
+
 class Conv2dReLUNumba(Conv2dNumba, Conv2dReLU):
     """Conv2dReLU (relu(conv2d(x, W) + b)) on the same kernels as Conv2dNumba, the ReLU
     fused into the pass that writes the output and the pass that reads dOut."""
@@ -199,26 +239,32 @@ class Conv2dReLUNumba(Conv2dNumba, Conv2dReLU):
 
 
 class MaxPool2dNumba(MaxPool2d):
-    """MaxPool2d by direct window loops (kernels/pool.py); saves one int32 arg-max per
-    output instead of the reference's im2col copy (none when backward cannot be called)."""
+    """MaxPool2d by direct window loops (kernels/pool.py), pieces of the batch side by
+    side; saves one int32 arg-max per output instead of the reference's im2col copy (none
+    when backward cannot be called)."""
     name = "MaxPool2d"      # errors and anomaly reports name the op, not its kernel
     def forward(self, x):
         self.on_kernels = _kernel_dtype(x)
         if not self.on_kernels:
             return super().forward(x)
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = self.kernel, self.stride, self.padding
-        h, w = x.shape[2:]
-        h_out = (h + pt + pb - kh) // sh + 1
-        w_out = (w + pl + pr - kw) // sw + 1
-        out, self.argmax = pool.max_pool2d_forward(_c(x), kh, kw, sh, sw, pt, pl, h_out, w_out,
-                                                   self.recording)
-        self.x_shape = x.shape
+        n, c, h, w = x.shape
+        out = np.empty((n, c, (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1),
+                       dtype=x.dtype)
+        argmax = np.empty(out.shape if self.recording else (0, 0, 0, 0), dtype=np.int32)
+        x = _c(x)
+        threads.run_split(n, x.size, lambda a, b: pool.max_pool2d_forward(
+            x[a:b], kh, kw, sh, sw, pt, pl, out[a:b], argmax[a:b]))
+        self.argmax, self.x_shape = argmax, x.shape
         return out
 
     def backward(self, dout):
         if not self.on_kernels:
             return super().backward(dout)
-        return pool.max_pool2d_backward(_c(dout), self.argmax, *self.x_shape[2:])
+        dout, dx = _c(dout), np.empty(self.x_shape, dtype=dout.dtype)
+        threads.run_split(len(dx), dx.size, lambda a, b: pool.max_pool2d_backward(
+            dout[a:b], self.argmax[a:b], dx[a:b]))
+        return dx
 
 
 class AvgPool2dNumba(AvgPool2d):
@@ -230,15 +276,20 @@ class AvgPool2dNumba(AvgPool2d):
             return super().forward(x)
         (kh, kw), (sh, sw), ((pt, _), (pl, _)) = self.kernel, self.stride, self.padding
         self.divisor_c = _c(np.asarray(self.divisor, dtype=x.dtype))
-        self.x_shape = x.shape
-        return pool.avg_pool2d_forward(_c(x), self.divisor_c, kh, kw, sh, sw, pt, pl)
+        self.x_shape, x = x.shape, _c(x)
+        out = np.empty(x.shape[:2] + self.divisor_c.shape, dtype=x.dtype)
+        threads.run_split(len(x), x.size, lambda a, b: pool.avg_pool2d_forward(
+            x[a:b], self.divisor_c, kh, kw, sh, sw, pt, pl, out[a:b]))
+        return out
 
     def backward(self, dout):
         if not self.on_kernels:
             return super().backward(dout)
         (kh, kw), (sh, sw), ((pt, _), (pl, _)) = self.kernel, self.stride, self.padding
-        return pool.avg_pool2d_backward(_c(dout), self.divisor_c, *self.x_shape[2:],
-                                        kh, kw, sh, sw, pt, pl)
+        dout, dx = _c(dout), np.empty(self.x_shape, dtype=dout.dtype)
+        threads.run_split(len(dx), dx.size, lambda a, b: pool.avg_pool2d_backward(
+            dout[a:b], self.divisor_c, kh, kw, sh, sw, pt, pl, dx[a:b]))
+        return dx
 
 
 class ReLUNumba(ReLU):
@@ -248,23 +299,58 @@ class ReLUNumba(ReLU):
         self.on_kernels = _kernel_dtype(x)
         if not self.on_kernels:
             return super().forward(x)
-        self.y = elementwise.relu_forward(_c(x).reshape(-1)).reshape(x.shape)
+        flat = _c(x).reshape(-1)
+        y = np.empty_like(flat)
+        threads.run_split(flat.size, flat.size, lambda a, b: elementwise.relu_forward(
+            flat[a:b], y[a:b]))
+        self.y = y.reshape(x.shape)
         return self.y
 
     def backward(self, g):
         if not self.on_kernels:
             return super().backward(g)
-        return elementwise.relu_backward(_c(g).reshape(-1), self.y.reshape(-1)).reshape(g.shape)
+        flat, y = _c(g).reshape(-1), self.y.reshape(-1)
+        dx = np.empty_like(flat)
+        threads.run_split(flat.size, flat.size, lambda a, b: elementwise.relu_backward(
+            flat[a:b], y[a:b], dx[a:b]))
+        return dx.reshape(g.shape)
 
 
 class LinearNumba(Linear):
-    """Linear with the bias added in place by the fused bias kernel (no temporary)."""
+    """Linear by rows of the batch side by side, each on one BLAS thread, the bias added
+    in place by the fused bias kernel (no temporary):
+
+        forward    y[rows] = x[rows] @ W + b
+        backward   dx[rows] = dY[rows] W^T;  dW = sum over pieces of x[rows]^T dY[rows]
+    """
     name = "Linear"      # errors and anomaly reports name the op, not its kernel
     def forward(self, x, w, b):
-        if b is None or x.ndim != 2 or not _kernel_dtype(x, w, b):
+        self.on_kernels = b is not None and x.ndim == 2 and _kernel_dtype(x, w, b)
+        if not self.on_kernels:
             return super().forward(x, w, b)
         self.x, self.w = x, w
-        return elementwise.bias_activation(x @ w, b, 0)
+        out = np.empty((len(x), w.shape[1]), dtype=x.dtype)
+
+        def rows(a, b_):
+            np.matmul(x[a:b_], w, out=out[a:b_])
+            elementwise.bias_activation(out[a:b_], b, 0)
+        self.pieces = threads.split(len(x), x.size + w.size + out.size)
+        threads.run(rows, self.pieces, blas=True)
+        return out
+
+    def backward(self, g):
+        if not self.on_kernels or g.shape != (len(self.x), self.w.shape[1]):
+            return super().backward(g)
+        want_dx, want_dw, want_db = self.needs_input_grad
+        dx = np.empty(self.x.shape, dtype=g.dtype) if want_dx else None
+
+        def rows(a, b_):
+            if want_dx:
+                np.matmul(g[a:b_], self.w.T, out=dx[a:b_])             # dX = dY W^T
+            return self.x[a:b_].T @ g[a:b_] if want_dw else None      # its part of X^T dY
+        parts = threads.run(rows, self.pieces, blas=True)
+        dw = _total(parts, self.w.shape, g.dtype) if want_dw else None
+        return dx, dw, (g.sum(axis=0) if want_db else None)
 
 
 class CrossEntropyNumba(CrossEntropy):
@@ -273,7 +359,10 @@ class CrossEntropyNumba(CrossEntropy):
     def forward(self, x):
         if not _kernel_dtype(x, self.target) or x.shape[1] == 0:
             return super().forward(x)
-        per_sample, self.p = elementwise.softmax_cross_entropy(_c(x), _c(self.target))
+        x, q = _c(x), _c(self.target)
+        per_sample, self.p = np.empty(len(x), dtype=x.dtype), np.empty_like(x)
+        threads.run_split(len(x), x.size, lambda a, b: elementwise.softmax_cross_entropy(
+            x[a:b], q[a:b], per_sample[a:b], self.p[a:b]))
         if self.reduction == "none":
             return per_sample
         return per_sample.sum() / (len(x) if self.reduction == "mean" else 1)

@@ -6,16 +6,15 @@ point, already says how many cells each window counts). The padding given is the
 actually applied: the declared padding plus ceil_mode's overhang.
 """
 import numpy as np
-from numba import prange
 
 from ._jit import kernel
 
 
 @kernel
-def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out, with_argmax):
-    """out (N, C, H_out, W_out) and argmax (same shape, int32: the flat index yy*W + xx
-    of the winner in its input plane, -1 if it was padding; shape (0, 0, 0, 0) and not
-    written when with_argmax is False, for inference).
+def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, out, argmax):
+    """Fills out (N, C, H_out, W_out) and argmax (same shape, int32: the flat index
+    yy*W + xx of the winner in its input plane, -1 if it was padding; an argmax of size 0
+    is not written, for inference).
     Reference twin: functional.pool.MaxPool2d.forward (im2col with -inf, argmax).
 
     As plain loops (the first maximum in row-major window order wins ties, like
@@ -29,11 +28,11 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out, with_argmax):
             out[n, c, y, x], argmax[n, c, y, x] = best, where
     """
     n, c, h, w = x.shape
-    out = np.empty((n, c, h_out, w_out), dtype=x.dtype)
-    argmax = np.empty((n, c, h_out, w_out) if with_argmax else (0, 0, 0, 0), dtype=np.int32)
+    h_out, w_out = out.shape[2], out.shape[3]
+    with_argmax = argmax.size > 0
     if pt == 0 and pl == 0 and (h_out - 1) * sh + kh <= h and (w_out - 1) * sw + kw <= w:
         # every window inside the input (the usual 2x2 / stride 2): no bounds tests
-        for nc in prange(n * c):
+        for nc in range(n * c):
             b = nc // c
             ci = nc % c
             for y in range(h_out):
@@ -50,8 +49,8 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out, with_argmax):
                     out[b, ci, y, xo] = best
                     if with_argmax:
                         argmax[b, ci, y, xo] = where
-        return out, argmax
-    for nc in prange(n * c):
+        return
+    for nc in range(n * c):
         b = nc // c
         ci = nc % c
         for y in range(h_out):
@@ -76,12 +75,11 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, h_out, w_out, with_argmax):
                 out[b, ci, y, xo] = best
                 if with_argmax:
                     argmax[b, ci, y, xo] = where
-    return out, argmax
 
 
 @kernel
-def max_pool2d_backward(dout, argmax, h, w):
-    """dx (N, C, H, W): each output's gradient added onto its arg-max.
+def max_pool2d_backward(dout, argmax, dx):
+    """Fills dx (N, C, H, W): each output's gradient added onto its arg-max.
     Reference twin: functional.pool.MaxPool2d.backward (put_along_axis + col2im).
 
     As plain loops:
@@ -90,21 +88,22 @@ def max_pool2d_backward(dout, argmax, h, w):
             if argmax[n, c, y, x] >= 0: dx[n, c].flat[argmax[n, c, y, x]] += dout[n, c, y, x]
     """
     n, c, h_out, w_out = dout.shape
-    dx = np.zeros((n, c, h * w), dtype=dout.dtype)
-    for nc in prange(n * c):
+    flat = dx.reshape(n, c, dx.shape[2] * dx.shape[3])
+    for nc in range(n * c):
         b = nc // c
         ci = nc % c
+        plane = flat[b, ci]
+        plane[:] = 0
         for y in range(h_out):
             for xo in range(w_out):
                 idx = argmax[b, ci, y, xo]
                 if idx >= 0:
-                    dx[b, ci, idx] += dout[b, ci, y, xo]
-    return dx.reshape(n, c, h, w)
+                    plane[idx] += dout[b, ci, y, xo]
 
 
 @kernel
-def avg_pool2d_forward(x, divisor, kh, kw, sh, sw, pt, pl):
-    """out (N, C, H_out, W_out) = sum of the window's input cells / divisor[y, x].
+def avg_pool2d_forward(x, divisor, kh, kw, sh, sw, pt, pl, out):
+    """Fills out (N, C, H_out, W_out) = sum of the window's input cells / divisor[y, x].
     Reference twin: functional.pool.AvgPool2d.forward.
 
     As plain loops:
@@ -114,8 +113,7 @@ def avg_pool2d_forward(x, divisor, kh, kw, sh, sw, pt, pl):
     """
     n, c, h, w = x.shape
     h_out, w_out = divisor.shape
-    out = np.empty((n, c, h_out, w_out), dtype=x.dtype)
-    for nc in prange(n * c):
+    for nc in range(n * c):
         b = nc // c
         ci = nc % c
         for y in range(h_out):
@@ -130,12 +128,11 @@ def avg_pool2d_forward(x, divisor, kh, kw, sh, sw, pt, pl):
                         if 0 <= xx < w:
                             total += x[b, ci, yy, xx]
                 out[b, ci, y, xo] = total / divisor[y, xo]
-    return out
 
 
 @kernel
-def avg_pool2d_backward(dout, divisor, h, w, kh, kw, sh, sw, pt, pl):
-    """dx (N, C, H, W): every input cell of a window gets dout / divisor.
+def avg_pool2d_backward(dout, divisor, kh, kw, sh, sw, pt, pl, dx):
+    """Fills dx (N, C, H, W): every input cell of a window gets dout / divisor.
     Reference twin: functional.pool.AvgPool2d.backward.
 
     As plain loops:
@@ -144,10 +141,11 @@ def avg_pool2d_backward(dout, divisor, h, w, kh, kw, sh, sw, pt, pl):
             dx[n, c, y*s_h + i - p_top, x*s_w + j - p_left] += dout[n, c, y, x] / divisor[y, x]
     """
     n, c, h_out, w_out = dout.shape
-    dx = np.zeros((n, c, h, w), dtype=dout.dtype)
-    for nc in prange(n * c):
+    h, w = dx.shape[2], dx.shape[3]
+    for nc in range(n * c):
         b = nc // c
         ci = nc % c
+        dx[b, ci] = 0
         for y in range(h_out):
             for xo in range(w_out):
                 share = dout[b, ci, y, xo] / divisor[y, xo]
@@ -159,4 +157,3 @@ def avg_pool2d_backward(dout, divisor, h, w, kh, kw, sh, sw, pt, pl):
                         xx = xo * sw + j - pl
                         if 0 <= xx < w:
                             dx[b, ci, yy, xx] += share
-    return dx

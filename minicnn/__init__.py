@@ -6,17 +6,9 @@
 
 See README.md for the two commands that set it up and test it.
 """
-import os
-
-# OpenBLAS's idle workers spin for ~2^28 cycles after each matrix product, holding a core
-# the next Numba kernel wants: LeNet training at 2 threads ran at 0.77-0.89x PyTorch with
-# the default and 1.13-1.15x with 4 (benchmarks/bench_lenet.py). OpenBLAS reads this when
-# NumPy loads it, so it holds when minicnn is imported before numpy (the minicnn command
-# always is); an explicit setting wins.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-from . import functional  # noqa: E402  (after the environment above)
-from .backend import available_backends, get_backend, set_backend, use_backend
+from . import functional
+from .backend import (available_backends, get_backend, get_num_threads, set_backend,
+                      set_num_threads, use_backend)
 from .rng import manual_seed
 from .tensor import (Function, OutOfMemoryError, Parameter, Tensor, detect_anomaly, enable_grad,
                      get_default_dtype, is_grad_enabled, no_grad, set_default_dtype,

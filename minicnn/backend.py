@@ -40,6 +40,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -87,6 +88,22 @@ def default_backend():
     if name:
         return name
     return "numba" if "numba" in available_backends() else "numpy"
+
+
+def set_num_threads(n):
+    """The numba backend runs each op on ``n`` threads from now on (default: the cores
+    this process may use, or NUMBA_NUM_THREADS), like ``torch.set_num_threads``."""
+    if _numba_unavailable() is not None:
+        raise RuntimeError(f"set_num_threads: the numba backend is unavailable: "
+                           f"{_numba_unavailable()}")
+    import_kernels().threads.set_num_threads(n)
+
+
+def get_num_threads():
+    """The threads the numba backend runs each op on (1 when numba is unavailable)."""
+    if _numba_unavailable() is not None:
+        return 1
+    return import_kernels().threads.num_threads()
 
 
 def get_backend():
@@ -149,10 +166,6 @@ def implementation(reference, *arrays):
 
 
 # ----------------------------------------------------------------------------- numba
-# Numba's 'workqueue' threading layer unless the user chose one: with the OpenMP layer its
-# workers fight OpenBLAS's over the cores (measured in kernels/_jit.py). Set here, before
-# numba is first imported, so it holds whatever the program imports next.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 _NUMBA_ERROR = []     # [] before the first check, then [None] or [the reason]
 
 
@@ -197,6 +210,41 @@ def import_kernels():
     import minicnn
     minicnn.kernels = module
     return module
+
+
+@contextlib.contextmanager
+def watching_compiles(on_first):
+    """Calls ``on_first()`` once, when Numba starts compiling a kernel inside the block (a
+    kernel missing from its on-disk cache: the first run after an install or a change);
+    yields a dict whose "seconds" is the time spent compiling in the block. Loads from
+    the cache are not compiles. A no-op under the numpy backend or without numba."""
+    spent = {"seconds": 0.0}
+    if get_backend() == "numpy" or _numba_unavailable() is not None:
+        yield spent
+        return
+    from numba.core import event
+
+    class Listener(event.Listener):
+        depth, started = 0, None
+
+        def on_start(self, ev):
+            if self.depth == 0:
+                if self.started is None:
+                    on_first()
+                self.started = time.perf_counter()
+            self.depth += 1
+
+        def on_end(self, ev):
+            self.depth -= 1
+            if self.depth == 0:
+                spent["seconds"] += time.perf_counter() - self.started
+
+    listener = Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield spent
+    finally:
+        event.unregister("numba:compile", listener)
 
 
 def _load_numba_kernels():

@@ -74,6 +74,23 @@ class ProgressBar(Callback):
     def live(self):
         return hasattr(self.out, "isatty") and self.out.isatty()
 
+    def on_train_begin(self, logs=None):
+        from .backend import watching_compiles
+        self._compiles = watching_compiles(self._compiling)
+        self.compile_seconds = self._compiles.__enter__()
+        self.reported = 0.0
+
+    def _compiling(self):
+        self.out.write(("\n" if self.live else "") + "compiling kernels (first run only)...\n")
+        self.out.flush()
+
+    def on_train_end(self, logs=None):
+        if getattr(self, "_compiles", None) is not None:
+            self._compiles.__exit__(None, None, None)
+            self._compiles = None
+
+    on_interrupt = on_train_end
+
     def on_epoch_begin(self, epoch):
         self.start = self.last_draw = time.perf_counter()
         self.seen = 0
@@ -102,6 +119,11 @@ class ProgressBar(Callback):
         line = (f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {rate:.0f} img/s - "
                 f"{_format_logs(logs)}")
         self.out.write(prefix + line.ljust(columns - 1) + "\n")
+        compiled = getattr(self, "compile_seconds", {"seconds": 0.0})["seconds"]
+        if compiled > self.reported:
+            self.out.write(f"(of which {compiled - self.reported:.1f}s compiling kernels; Numba "
+                           f"keeps them in its cache for the next runs)\n")
+            self.reported = compiled
         self.out.flush()
 
 

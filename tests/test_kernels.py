@@ -123,7 +123,7 @@ def test_conv2d_kernel_in_chunks_of_one_sample(dtype, case, seed):
     kw = conv_kwargs(case)
     saved, ops.CHUNK_BYTES = ops.CHUNK_BYTES, 1
     try:
-        assert ops.Conv2dNumba._chunks(3, 100) == [(0, 1), (1, 2), (2, 3)]
+        assert ops.chunks(3, 100, ops.CHUNK_BYTES) == [(0, 1), (1, 2), (2, 3)]
         assert_backends_agree(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b], dtype,
                               "Conv2dNumba")
     finally:
@@ -166,9 +166,10 @@ def test_max_pool2d_kernel_without_grad_skips_the_argmax(padding):
     assert y.creator.argmax.shape == y.shape and y_inference.creator is None
     from minicnn.kernels import pool
     h_out, w_out = y.shape[2:]
-    out, argmax = pool.max_pool2d_forward(x, 3, 3, 2, 2, padding, padding, h_out, w_out, False)
+    out, no_argmax = np.empty(y.shape, x.dtype), np.zeros((0, 0, 0, 0), np.int32)
+    pool.max_pool2d_forward(np.ascontiguousarray(x), 3, 3, 2, 2, padding, padding, out,
+                            no_argmax)
     np.testing.assert_array_equal(out, y.data)
-    assert argmax.size == 0
 
 
 def test_max_pool2d_kernel_ties_go_to_the_first_maximum():
@@ -214,7 +215,9 @@ def test_fused_bias_activation_kernel_matches_reference(dtype, n, o, seed, activ
     b = random_array(seed + 1, (o,), dtype)
     with mc.use_backend("numpy"):
         expected = (y + b) if activation == 0 else F.relu(y + b).data
-    np.testing.assert_array_equal(elementwise.bias_activation(y.copy(), b, activation), expected)
+    fused = y.copy()
+    elementwise.bias_activation(fused, b, activation)               # in place
+    np.testing.assert_array_equal(fused, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -325,16 +328,24 @@ def _run(code, **env):
     return done.stdout
 
 
-def test_importing_minicnn_first_shortens_openblas_idle_spinning():
-    """minicnn sets OPENBLAS_THREAD_TIMEOUT=4 before NumPy loads OpenBLAS (its idle workers
-    then stop spinning at once instead of holding a core a Numba kernel wants); a value the
-    user set is kept."""
-    code = "import os, minicnn; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
-    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
-    done = subprocess.run([sys.executable, "-c", code], env=dict(environ, PYTHONPATH=ROOT),
-                          capture_output=True, text=True, timeout=300)
-    assert done.stdout.split() == ["4"], done.stderr
-    assert _run(code, OPENBLAS_THREAD_TIMEOUT="10").split() == ["10"]
+def test_blas_runs_at_one_thread_in_the_pieces_and_as_before_after_them():
+    """While an op's pieces multiply matrices side by side, BLAS runs one thread each (so
+    OpenBLAS's own workers never wake to compete for the cores); after, the count the
+    program had is back, whatever it imported first."""
+    from minicnn.kernels import threads as kthreads
+    libs = kthreads._blas()
+    assert libs, "threadpoolctl found no BLAS in NumPy"
+    before = [lib.get_num_threads() for lib in libs]
+
+    def counts(start, stop):
+        return [lib.get_num_threads() for lib in libs]
+    for ranges in ([(0, 1)], [(0, 1), (1, 2)]):
+        assert kthreads.run(counts, ranges, blas=True) == [[1] * len(libs)] * len(ranges)
+        assert [lib.get_num_threads() for lib in libs] == before
+    assert kthreads.run(counts, [(0, 1)]) == [before]          # no products: left alone
+    code = ("import numpy, minicnn, threadpoolctl; "
+            "print(threadpoolctl.threadpool_info()[0]['num_threads'])")
+    assert _run(code).split() == [str(before[0])]       # importing minicnn changes nothing
 
 
 LENET_STEP = """
@@ -374,54 +385,88 @@ def test_source_tree_finds_the_kernels_and_agrees_with_the_reference():
 
 def test_kernels_run_as_plain_python_with_numba_disable_jit():
     out = _run(LENET_STEP + "from minicnn.kernels import conv; "
-               "print(type(conv.im2col_rows.serial).__name__)", NUMBA_DISABLE_JIT="1").split()
+               "print(type(conv.im2col_rows).__name__)", NUMBA_DISABLE_JIT="1").split()
     ref = _run(LENET_STEP, MINICNN_BACKEND="numpy").split()
     assert out[:2] == ["numba", "MaxPool2dNumba"] and out[-1] == "function"
     np.testing.assert_allclose([float(out[2]), float(out[3])], [float(ref[2]), float(ref[3])],
                                rtol=1e-12)
 
 
-def test_parallel_and_serial_compilations_agree():
-    """Each kernel is compiled twice (kernels/_jit.py); calls pick one by size and load,
-    so both must give the same numbers (each output is computed by one thread, in the
-    same order, so they agree exactly)."""
-    from minicnn.kernels import conv as kconv
-    from minicnn.kernels import elementwise, pool
-    x = random_array(0, (3, 4, 9, 8))
-    for args in ((3, 2, 2, 1, 1, 2, 4, 6, 6), (3, 2, 1, 1, 1, 2, 7, 6, 8)):   # plain, wide
-        cols = kconv.im2col_rows.serial(x, *args)
-        np.testing.assert_array_equal(kconv.im2col_rows.parallel(x, *args), cols)
-        dx_serial, dx_parallel = np.empty_like(x), np.empty_like(x)
-        kconv.col2im_rows.serial(cols, dx_serial, *args)
-        kconv.col2im_rows.parallel(cols, dx_parallel, *args)
-        np.testing.assert_array_equal(dx_parallel, dx_serial)
-    out_s, arg_s = pool.max_pool2d_forward.serial(x, 2, 2, 2, 2, 1, 0, 5, 4, True)
-    out_p, arg_p = pool.max_pool2d_forward.parallel(x, 2, 2, 2, 2, 1, 0, 5, 4, True)
-    np.testing.assert_array_equal(out_p, out_s)
-    np.testing.assert_array_equal(arg_p, arg_s)
-    np.testing.assert_array_equal(pool.max_pool2d_backward.parallel(out_s, arg_s, 9, 8),
-                                  pool.max_pool2d_backward.serial(out_s, arg_s, 9, 8))
-    flat = x.reshape(-1)
-    np.testing.assert_array_equal(elementwise.relu_forward.parallel(flat),
-                                  elementwise.relu_forward.serial(flat))
-    for y in (np.empty((0, 0, 0, 0)), random_array(1, x.shape)):     # without, with ReLU mask
-        rows_s, db_s = kconv.nchw_to_rows.serial(x, y, 11)
-        rows_p, db_p = kconv.nchw_to_rows.parallel(x, y, 11)
-        np.testing.assert_array_equal(rows_p, rows_s)
-        np.testing.assert_array_equal(db_p, db_s)
-    from minicnn.kernels import conv_direct
-    w = random_array(2, (5, 4, 3, 2))
-    bias = random_array(3, (5,))
-    out_s, out_p = np.empty((3, 5, 5, 5)), np.empty((3, 5, 5, 5))
-    conv_direct.conv2d_direct_forward.serial(x, w, bias, 1, 2, 2, out_s)      # dilation 2
-    conv_direct.conv2d_direct_forward.parallel(x, w, bias, 1, 2, 2, out_p)
-    np.testing.assert_array_equal(out_p, out_s)
-    dout = random_array(4, out_s.shape)
-    results = []
-    for compiled in ("serial", "parallel"):
-        dw, db, dx = np.zeros((2,) + w.shape), np.zeros((2, 5)), np.empty_like(x)
-        getattr(conv_direct.conv2d_direct_backward_weight, compiled)(x, dout, out_s, 2, 2, dw, db)
-        getattr(conv_direct.conv2d_direct_backward_data, compiled)(dout, out_s, w, 2, 2, dx)
-        results.append((dw, db, dx))
-    for serial, parallel in zip(*results):
-        np.testing.assert_array_equal(parallel, serial)
+@pytest.mark.parametrize("threads", [2, 3])
+def test_pieces_side_by_side_give_the_numbers_of_one_piece(threads):
+    """kernels/threads.py cuts each op's batch into one piece per thread. Forced to cut
+    even tiny batches into 2 or 3 pieces, a small network's loss and every gradient
+    equal those of one piece to float64 rounding (the kernels compute each element in
+    one thread in the same order; BLAS may sum a product of fewer rows in another order,
+    and the weight gradients add up the pieces' partial sums)."""
+    from minicnn.kernels import threads as kthreads
+    from minicnn.layers import AveragePooling2D, Conv2D, Dense, Flatten, MaxPooling2D
+
+    def lenet_grads():
+        mc.manual_seed(0)
+        f64 = dict(dtype="float64")
+        model = mc.Sequential([
+            Conv2D(4, 3, activation="relu", input_shape=(2, 11, 11), **f64),      # direct
+            MaxPooling2D(2), Conv2D(6, 3, padding=1, activation="relu", **f64),   # im2col
+            AveragePooling2D(2), Flatten(), Dense(7, activation="relu", **f64), Dense(3, **f64)])
+        x = random_array(0, (5, 2, 11, 11), "float64")
+        loss = F.cross_entropy(model(x), np.arange(5) % 3)
+        loss.backward()
+        return [loss.item()] + [p.grad.copy() for p in model.parameters()]
+
+    with mc.use_backend("numba"):
+        one = lenet_grads()
+        saved = kthreads.PARALLEL_MIN_ELEMENTS, kthreads.num_threads()
+        kthreads.PARALLEL_MIN_ELEMENTS = 0
+        kthreads.set_num_threads(threads)
+        try:
+            many = lenet_grads()
+        finally:
+            kthreads.PARALLEL_MIN_ELEMENTS = saved[0]
+            kthreads.set_num_threads(saved[1])
+    assert len(many) == len(one) == 9                         # the loss and 8 gradients
+    for a, b in zip(many, one):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_set_num_threads_refuses_what_is_not_a_count():
+    from minicnn.kernels import threads as kthreads
+    for bad in (0, -1, 1.5, "2"):
+        with pytest.raises(ValueError, match="positive int"):
+            kthreads.set_num_threads(bad)
+
+
+def test_progress_says_when_kernels_compile_and_how_long_it_took():
+    """A kernel that is not in Numba's cache compiles at its first call: the progress of
+    fit says so when it starts ("compiling kernels (first run only)") and, after the
+    epoch line, how many of the epoch's seconds it took; a second epoch compiles nothing
+    and says nothing more. (A new function stands in for a kernel missing from the cache.)"""
+    import io
+
+    import numba
+
+    from minicnn.callbacks import ProgressBar
+
+    @numba.njit
+    def not_yet_compiled(a):
+        return a + 1
+
+    out = io.StringIO()
+    bar = ProgressBar(2, 4, stream=out)
+    with mc.use_backend("numba"):
+        bar.on_train_begin()
+        for epoch in range(2):
+            bar.on_epoch_begin(epoch)
+            not_yet_compiled(epoch)
+            bar.on_batch_end(epoch, 0, {"size": 4})
+            bar.on_epoch_end(epoch, {"loss": 1.0})
+        bar.on_train_end()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "compiling kernels (first run only)..."
+    assert lines[1].startswith("Epoch 1/2 - ")
+    assert lines[2].startswith("(of which ") and "s compiling kernels" in lines[2]
+    assert lines[3].startswith("Epoch 2/2 - ") and len(lines) == 4
+    before = len(numba.core.event._registered["numba:compile"])
+    not_yet_compiled(1.5)                                   # a new signature: compiles,
+    assert out.getvalue().count("compiling") == 2           # but the bar stopped watching
+    assert len(numba.core.event._registered["numba:compile"]) == before

@@ -151,8 +151,9 @@ def _im2col(layer, ops, output_shape):
     """The im2col matrix of a Conv2D call, from the Conv2d op that really ran: the
     reference (functional/conv.py) keeps cols (N, g, K, P); the Numba kernel
     (kernels/ops.py) builds (C kh kw, n L) for chunks of n samples (L = P, or a few more
-    columns in the wide layout of stride-1 convolutions), keeps it for backward when the
-    batch was one chunk, and few-channel stride-1 convolutions build none (direct loops)."""
+    columns in the wide layout of stride-1 convolutions) in each thread's piece of the
+    batch, keeps them for backward when each piece was one chunk, and few-channel stride-1
+    convolutions build none (direct loops)."""
     conv = next((fn for fn in ops if isinstance(fn, Conv2d)), None)
     if not isinstance(layer, Conv2D) or conv is None:
         return None
@@ -169,11 +170,14 @@ def _im2col(layer, ops, output_shape):
         return Im2col(k, p, g, None, 0, False, "none: direct loops (kernels/conv_direct.py)")
     length = conv._length(*output_shape[1:])
     if conv.cols is not None:
-        return Im2col(k, p, g, tuple(conv.cols.shape), int(conv.cols.nbytes), True,
-                      "cols (C*kh*kw, N*L) for the whole batch, kept for backward "
-                      "(kernels/ops.py)")
+        pieces = len(conv.cols)
+        return Im2col(k, p, g, (conv.cols[0].shape[0], sum(c.shape[1] for c in conv.cols)),
+                      int(sum(c.nbytes for c in conv.cols)), True,
+                      "cols (C*kh*kw, N*L) for the whole batch" +
+                      (f", in {pieces} pieces (one per thread)" if pieces > 1 else "") +
+                      ", kept for backward (kernels/ops.py)")
     rows, itemsize = c_g * g * kh * kw, conv.x_pad.itemsize
-    start, stop = conv._chunks(conv.x_shape[0], rows * length * itemsize)[0]
+    start, stop = conv._chunks(*conv.pieces[0], *output_shape[1:], itemsize)[0]
     return Im2col(k, p, g, (rows, (stop - start) * length),
                   rows * (stop - start) * length * itemsize,
                   False, f"cols (C*kh*kw, n*L) for chunks of n = {stop - start} samples, "
