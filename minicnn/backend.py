@@ -96,14 +96,16 @@ def set_num_threads(n):
     if _numba_unavailable() is not None:
         raise RuntimeError(f"set_num_threads: the numba backend is unavailable: "
                            f"{_numba_unavailable()}")
-    import_kernels().threads.set_num_threads(n)
+    import_kernels()
+    importlib.import_module("minicnn.kernels.threads").set_num_threads(n)
 
 
 def get_num_threads():
     """The threads the numba backend runs each op on (1 when numba is unavailable)."""
     if _numba_unavailable() is not None:
         return 1
-    return import_kernels().threads.num_threads()
+    import_kernels()
+    return importlib.import_module("minicnn.kernels.threads").num_threads()
 
 
 def get_backend():

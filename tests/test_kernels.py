@@ -429,11 +429,18 @@ def test_pieces_side_by_side_give_the_numbers_of_one_piece(threads):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-def test_set_num_threads_refuses_what_is_not_a_count():
+def test_set_num_threads_sets_the_pool_and_refuses_what_is_not_a_count():
     from minicnn.kernels import threads as kthreads
+    before = mc.get_num_threads()
+    assert before == kthreads.num_threads() >= 1
+    try:
+        mc.set_num_threads(3)
+        assert mc.get_num_threads() == 3 and len(kthreads.split(30, 1 << 20)) == 3
+    finally:
+        mc.set_num_threads(before)
     for bad in (0, -1, 1.5, "2"):
         with pytest.raises(ValueError, match="positive int"):
-            kthreads.set_num_threads(bad)
+            mc.set_num_threads(bad)
 
 
 def test_progress_says_when_kernels_compile_and_how_long_it_took():
