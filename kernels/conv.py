@@ -42,15 +42,20 @@ from ._jit import helper, kernel
 
 
 @helper
-def copy_masked(src, mask, dst):
-    """dst[x] = src[x] * [mask[x] > 0] for every x of dst (the fused ReLU's mask on dOut),
-    or a plain copy when mask is empty. The dOut passes of this file and conv_direct.py."""
-    if mask.size > 0:
-        for x in range(dst.shape[0]):
-            dst[x] = src[x] * (mask[x] > 0)
-    else:
-        for x in range(dst.shape[0]):
-            dst[x] = src[x]
+def widen_masked(dout, y, masked, n, o, row_len, dst):
+    """dst[yy*row_len + x] = dOut[n, o, yy, x] * [y[n, o, yy, x] > 0] (or plain dOut when
+    not masked) for every row yy of the plane: dOut's plane laid out with row length
+    row_len (the gap columns of dst are left as they are). Indexed from the planes' starts,
+    with no view per row. The dOut passes of conv_direct.py (the fused ReLU's mask)."""
+    h_out, w_out = dout.shape[2], dout.shape[3]
+    src = dout[n, o].reshape(h_out * w_out)
+    keep = y[n, o].reshape(h_out * w_out) if masked else src[:0]
+    for yy in range(h_out):
+        for x in range(w_out):
+            d = src[yy * w_out + x]
+            if masked:
+                d = d * (keep[yy * w_out + x] > 0)
+            dst[yy * row_len + x] = d
 
 
 @kernel
@@ -69,6 +74,7 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
     n, c, h, w = x_pad.shape
     length = (h_out - 1) * row_len + w_out
     cols = np.empty((c * kh * kw, n * length), dtype=x_pad.dtype)
+    planes = x_pad.reshape(n * c, h * w)
     for r in range(c * kh * kw):
         ci = r // (kh * kw)
         i = (r // kw) % kh
@@ -77,10 +83,9 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
         if row_len != w_out:                     # wide rows: one run of L per sample
             start = i * dh * w + j * dw
             for b in range(n):
-                src = x_pad[b, ci].reshape(h * w)[start:start + length]
-                dst = row[b * length:(b + 1) * length]
-                for k in range(length):
-                    dst[k] = src[k]
+                src = planes[b * c + ci]
+                for k in range(length):          # (indexed from the plane: no views)
+                    row[b * length + k] = src[start + k]
         elif sw == 1:                            # contiguous runs: vectorised copies
             for b in range(n):
                 for y in range(h_out):
@@ -198,21 +203,28 @@ def nchw_to_rows(dout, y, row_len):
     """
     n, o_count, h_out, w_out = dout.shape
     length = (h_out - 1) * row_len + w_out
+    plane = h_out * w_out
     masked = y.size > 0
-    no_mask = y.reshape(y.size)[:0]
+    flat = dout.reshape(n, o_count, plane)
+    mask = y.reshape(n if masked else 0, o_count if masked else 0, plane)
     rows = np.empty((o_count, n * length), dtype=dout.dtype)
     db = np.empty(o_count, dtype=dout.dtype)
     for o in range(o_count):
         total = 0.0
+        row = rows[o]
         for b in range(n):
+            src = flat[b, o]
+            keep = mask[b, o] if masked else src[:0]
             for yy in range(h_out):
-                dst = rows[o, b * length + yy * row_len:b * length + yy * row_len + w_out]
-                copy_masked(dout[b, o, yy], y[b, o, yy] if masked else no_mask, dst)
-                for x in range(w_out):
-                    total += dst[x]
+                start = b * length + yy * row_len
+                for x in range(w_out):          # (indexed from the plane's start: no views)
+                    d = src[yy * w_out + x]
+                    if masked:
+                        d = d * (keep[yy * w_out + x] > 0)
+                    row[start + x] = d
+                    total += d
                 if yy < h_out - 1:                  # the wide layout's extra columns
-                    gap = rows[o, b * length + yy * row_len + w_out:
-                               b * length + (yy + 1) * row_len]
-                    gap[:] = 0
+                    for x in range(w_out, row_len):
+                        row[start + x] = 0
         db[o] = total
     return rows, db

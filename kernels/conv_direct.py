@@ -28,7 +28,7 @@ in backward the wide copy of dOut holds zeros there.
 import numpy as np
 
 from ._jit import kernel
-from .conv import copy_masked
+from .conv import widen_masked
 
 
 @kernel
@@ -102,14 +102,11 @@ def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_p
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
-    no_mask = y.reshape(y.size)[:0]
     for s in range(slices):
         wide = np.zeros(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
         for n in range(bounds[s], bounds[s + 1]):
             for o in range(o_count):
-                for yy in range(h_out):
-                    copy_masked(dout[n, o, yy], y[n, o, yy] if masked else no_mask,
-                                wide[yy * w_pad:yy * w_pad + w_out])
+                widen_masked(dout, y, masked, n, o, w_pad, wide)
                 db_parts[s, o] += wide.sum()
                 for c in range(c_count):
                     x_flat = x_pad[n, c].reshape(h_pad * w_pad)
@@ -149,16 +146,13 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
-    no_mask = y.reshape(y.size)[:0]
     for nc in range(n_count * c_count):
         n = nc // c_count
         c = nc % c_count
         dx_flat = np.zeros(h_pad * w_pad, dtype=dx_pad.dtype)
         wide = np.zeros(h_out * w_pad, dtype=dout.dtype)
         for o in range(o_count):
-            for yy in range(h_out):
-                copy_masked(dout[n, o, yy], y[n, o, yy] if masked else no_mask,
-                            wide[yy * w_pad:yy * w_pad + w_out])
+            widen_masked(dout, y, masked, n, o, w_pad, wide)
             for i in range(kh):
                 for j in range(kw):
                     tap = w[o, c, i, j]
