@@ -12,8 +12,9 @@ from ..functional.activation import ReLU
 from ..functional.conv import Conv2d, Conv2dReLU
 from ..functional.linear import Linear
 from ..functional.loss import CrossEntropy
+from ..functional.norm import BatchNorm
 from ..functional.pool import AvgPool2d, MaxPool2d
-from . import conv, conv_direct, elementwise, pool, threads
+from . import conv, conv_direct, elementwise, norm, pool, threads
 from .batching import chunks, kernel_dtype as _kernel_dtype
 
 def _c(a):
@@ -370,5 +371,54 @@ class CrossEntropyNumba(CrossEntropy):
         return per_sample.sum() / (len(x) if self.reduction == "mean" else 1)
 
 
+class BatchNormNumba(BatchNorm):
+    """BatchNorm of (N, C, H, W) arrays with gamma and beta by the two-pass kernels of
+    kernels/norm.py, one piece of the channels per thread; the running statistics move
+    as in the reference (anything else runs the reference)."""
+    name = "BatchNorm"      # errors and anomaly reports name the op, not its kernel
+    def forward(self, x, gamma, beta):
+        self.on_kernels = x.ndim == 4 and gamma is not None and beta is not None and \
+            _kernel_dtype(x, gamma, beta)
+        if not self.on_kernels:
+            return super().forward(x, gamma, beta)
+        c = x.shape[1]
+        x, gamma, beta = _c(x), _c(gamma), _c(beta)
+        if self.training:
+            mean, var = np.empty(c), np.empty(c)
+        else:
+            mean = self.running_mean.astype(np.float64)
+            var = self.running_var.astype(np.float64)
+        inv_std = np.empty(c)
+        self.x_hat, y = np.empty_like(x), np.empty_like(x)
+        self.pieces = threads.split(c, x.size)
+        threads.run(lambda c0, c1: norm.batch_norm_forward(
+            x, gamma, beta, self.training, self.eps, mean, var, inv_std, self.x_hat, y, c0, c1),
+            self.pieces)
+        if self.training:
+            m = x.size // c
+            for running, batch in ((self.running_mean, mean),
+                                   (self.running_var, var * (m / (m - 1)) if m > 1 else var)):
+                if running is not None:                       # update in place
+                    running *= 1 - self.momentum
+                    running += self.momentum * batch.astype(running.dtype)
+        self.gamma, self.inv_std = gamma, inv_std
+        return y
+
+    def backward(self, dy):
+        if not self.on_kernels:
+            return super().backward(dy)
+        dy = _c(dy)
+        c = dy.shape[1]
+        dx = np.empty_like(dy) if self.needs_input_grad[0] else np.empty((0, 0, 0, 0), dy.dtype)
+        dgamma, dbeta = np.empty(c), np.empty(c)
+        threads.run(lambda c0, c1: norm.batch_norm_backward(
+            dy, self.x_hat, self.gamma, self.inv_std, self.training, dx, dgamma, dbeta, c0, c1),
+            self.pieces)
+        return (dx if self.needs_input_grad[0] else None,
+                dgamma.astype(dy.dtype) if self.needs_input_grad[1] else None,
+                dbeta.astype(dy.dtype) if self.needs_input_grad[2] else None)
+
+
 NUMBA_KERNELS = {Conv2d: Conv2dNumba, Conv2dReLU: Conv2dReLUNumba, MaxPool2d: MaxPool2dNumba, AvgPool2d: AvgPool2dNumba,
-                 ReLU: ReLUNumba, Linear: LinearNumba, CrossEntropy: CrossEntropyNumba}
+                 ReLU: ReLUNumba, Linear: LinearNumba, CrossEntropy: CrossEntropyNumba,
+                 BatchNorm: BatchNormNumba}

@@ -477,3 +477,29 @@ def test_progress_says_when_kernels_compile_and_how_long_it_took():
     not_yet_compiled(1.5)                                   # a new signature: compiles,
     assert out.getvalue().count("compiling") == 2           # but the bar stopped watching
     assert len(numba.core.event._registered["numba:compile"]) == before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("training", [True, False])
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6),
+                       st.integers(1, 6)), seed=seeds, scale=st.sampled_from([1.0, 100.0]))
+def test_batch_norm_kernel_matches_reference(dtype, training, shape, seed, scale):
+    """Output, dx, dgamma, dbeta and the running statistics of the two-pass kernels
+    against the reference, in training (batch statistics; a shifted, scaled input tests
+    the variance's two passes) and in evaluation (running statistics)."""
+    if training and shape[0] * shape[2] * shape[3] < 2:
+        shape = (2,) + shape[1:]                     # a variance needs two values
+    c = shape[1]
+    x = random_array(seed, shape, dtype) * scale + scale
+    gamma, beta = random_array(seed + 1, (c,), dtype), random_array(seed + 2, (c,), dtype)
+    stats = {}
+
+    def bn(x, gamma, beta):
+        mean = np.linspace(-1, 1, c).astype(dtype)
+        var = np.linspace(0.5, 2, c).astype(dtype)
+        stats[mc.get_backend()] = (mean, var)
+        return F.batch_norm(x, gamma, beta, mean, var, training)
+    assert_backends_agree(bn, [x, gamma, beta], dtype, "BatchNormNumba")
+    rtol, atol = TOLERANCES[np.dtype(dtype)]
+    for ref, fast in zip(stats["numpy"], stats["numba"]):
+        np.testing.assert_allclose(fast, ref, rtol=rtol, atol=atol * max(1.0, scale))
