@@ -187,8 +187,14 @@ def worker(framework, case, warmup, seconds):
     wall = time.perf_counter() - start
     images = CASES[case][1]
     times.sort()
+    if framework == "pytorch":
+        import torch
+        backend = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    else:
+        import minicnn as mc
+        backend = f"minicnn {mc.get_backend()}, {mc.get_num_threads()} threads"
     print(json.dumps(dict(
-        framework=framework, case=case, steps=len(times), wall_s=wall,
+        framework=framework, case=case, backend=backend, steps=len(times), wall_s=wall,
         images_per_s=images * len(times) / wall, step_median_ms=1e3 * statistics.median(times),
         step_p90_ms=1e3 * times[int(0.9 * (len(times) - 1))], step_min_ms=1e3 * times[0])))
 
