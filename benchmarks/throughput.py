@@ -69,32 +69,14 @@ def lenet_torch(nn, channels):
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-def resnet20_torch(nn):
-    """The network of mc.zoo.resnet_cifar(20): conv-BN-ReLU, three stages of three basic
-    blocks (16, 32, 64 channels; 1x1 conv + BN projections where the shape changes),
-    global average pool, Dense."""
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
-                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            y = self.bn1(self.conv1(x)).relu()
-            return (self.bn2(self.conv2(y)) + self.shortcut(x)).relu()
-
-    layers = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
-    cin = 16
-    for stage, cout in enumerate((16, 32, 64)):
-        for i in range(3):
-            layers.append(Block(cin, cout, 2 if stage > 0 and i == 0 else 1))
-            cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
-    return nn.Sequential(*layers)
+def resnet20_torch():
+    """The network of mc.zoo.resnet_cifar(20) in PyTorch: the ResNet of the tests' torch
+    zoo (tests/torch_zoo.py, which the zoo tests hold equal to minicnn's, weights
+    transplanted): 3x3 conv-BN-ReLU, three stages of three basic blocks (16, 32, 64
+    channels; 1x1 conv + BN projections where the shape changes), average pool, Dense."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import torch_zoo
+    return torch_zoo.ResNet(torch_zoo.BasicBlock, [3, 3, 3], 10, cifar=True, widths=(16, 32, 64))
 
 
 def make_step(framework, case):
@@ -123,7 +105,7 @@ def make_step(framework, case):
                 xt.grad = None
                 conv(xt).sum().backward()
             return step
-        model = lenet_torch(nn, channels) if kind.startswith("lenet") else resnet20_torch(nn)
+        model = lenet_torch(nn, channels) if kind.startswith("lenet") else resnet20_torch()
         if kind == "lenet-infer":
             model.eval()
 

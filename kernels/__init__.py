@@ -16,10 +16,12 @@ when no kernel is registered, or under ``mc.use_backend("numpy")``.
                     headers), for GPU arrays
     cuda_ops.py     the cupy backend's Function subclasses: launch cuda/ through CuPy
     cuda_host.py    the same CUDA source built for the CPU with g++, for the tests
-    _jit.py         ``@kernel``: each loop function compiled twice, multi-threaded
-                    (``prange`` split across threads) for large arrays and single-threaded
-                    for small ones; both ``cache=True`` (compiled once, then loaded from
-                    ``__pycache__`` or $NUMBA_CACHE_DIR)
+    norm.py         batch normalisation forward and backward, two passes each way
+    threads.py      the one pool of threads: an op's kernel on one piece of the batch per
+                    thread, BLAS at one thread meanwhile
+    _jit.py         ``@kernel``: each loop function compiled once, serial and without the
+                    GIL, ``cache=True`` (then loaded from ``__pycache__`` or
+                    $NUMBA_CACHE_DIR)
 
 ``NUMBA_DISABLE_JIT=1`` runs the same functions as plain Python loops, for debugging.
 """
