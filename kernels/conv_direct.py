@@ -52,10 +52,9 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
         n = np_ // pairs
         o = 2 * (np_ % pairs)
         o_next = min(o + 1, o_count - 1)         # (o itself again when O is odd)
-        acc = np.zeros((2, h_out * w_pad), dtype=out.dtype)
-        if has_bias:
-            acc[0] = bias[o]
-            acc[1] = bias[o_next]
+        acc = np.empty((2, h_out * w_pad), dtype=out.dtype)
+        acc[0] = bias[o] if has_bias else 0.0
+        acc[1] = bias[o_next] if has_bias else 0.0
         acc_o, acc_next = acc[0], acc[1]
         for c in range(c_count):
             x_flat = x_pad[n, c].reshape(h_pad * w_pad)
@@ -103,11 +102,15 @@ def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_p
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
     for s in range(slices):
-        wide = np.zeros(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
+        wide = np.empty(h_out * w_pad, dtype=dout.dtype)   # dZ[n, o] with row length W_pad
+        wide[:] = 0                                        # (its gap columns stay 0)
         for n in range(bounds[s], bounds[s + 1]):
             for o in range(o_count):
                 widen_masked(dout, y, masked, n, o, w_pad, wide)
-                db_parts[s, o] += wide.sum()
+                total_db = 0.0
+                for q in range(wide.shape[0]):
+                    total_db += wide[q]
+                db_parts[s, o] += total_db
                 for c in range(c_count):
                     x_flat = x_pad[n, c].reshape(h_pad * w_pad)
                     for i in range(kh):
@@ -149,8 +152,10 @@ def conv2d_direct_backward_data(dout, y, w, dh, dw, dx_pad):
     for nc in range(n_count * c_count):
         n = nc // c_count
         c = nc % c_count
-        dx_flat = np.zeros(h_pad * w_pad, dtype=dx_pad.dtype)
-        wide = np.zeros(h_out * w_pad, dtype=dout.dtype)
+        dx_flat = np.empty(h_pad * w_pad, dtype=dx_pad.dtype)
+        dx_flat[:] = 0
+        wide = np.empty(h_out * w_pad, dtype=dout.dtype)
+        wide[:] = 0
         for o in range(o_count):
             widen_masked(dout, y, masked, n, o, w_pad, wide)
             for i in range(kh):

@@ -503,3 +503,15 @@ def test_batch_norm_kernel_matches_reference(dtype, training, shape, seed, scale
     rtol, atol = TOLERANCES[np.dtype(dtype)]
     for ref, fast in zip(stats["numpy"], stats["numba"]):
         np.testing.assert_allclose(fast, ref, rtol=rtol, atol=atol * max(1.0, scale))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(2, 9),
+                       st.integers(2, 9)), seed=seeds, ties=st.booleans())
+def test_max_pool2d_2x2_stride_2_kernel_matches_reference(dtype, shape, seed, ties):
+    """The 2x2 / stride-2 kernel of its own (odd sizes drop the last row or column, as
+    the reference does): outputs and gradients, ties to the first of the four cells."""
+    x = random_array(seed, shape, dtype)
+    if ties:
+        x = np.round(x)                                  # many equal cells
+    assert_backends_agree(lambda x: F.max_pool2d(x, 2), [x], dtype, "MaxPool2dNumba")
