@@ -7,7 +7,17 @@ actually applied: the declared padding plus ceil_mode's overhang.
 """
 import numpy as np
 
-from ._jit import kernel
+from ._jit import helper, kernel
+
+
+@helper
+def flat_planes(x, out, argmax):
+    """x, out and argmax with one flat row per (n, c) plane (argmax: no rows when it is
+    empty, for inference)."""
+    n, c, h, w = x.shape
+    plane_out = out.shape[2] * out.shape[3]
+    return (x.reshape(n * c, h * w), out.reshape(n * c, plane_out),
+            argmax.reshape(n * c if argmax.size > 0 else 0, plane_out))
 
 
 @kernel
@@ -30,9 +40,7 @@ def max_pool2d_forward(x, kh, kw, sh, sw, pt, pl, out, argmax):
     n, c, h, w = x.shape
     h_out, w_out = out.shape[2], out.shape[3]
     with_argmax = argmax.size > 0
-    flat_x = x.reshape(n * c, h * w)
-    flat_out = out.reshape(n * c, h_out * w_out)
-    flat_arg = argmax.reshape(n * c if with_argmax else 0, h_out * w_out)
+    flat_x, flat_out, flat_arg = flat_planes(x, out, argmax)
     if pt == 0 and pl == 0 and (h_out - 1) * sh + kh <= h and (w_out - 1) * sw + kw <= w:
         # every window inside the input: no bounds tests, and flat planes indexed from
         # their start (no view made per window)
@@ -89,9 +97,7 @@ def max_pool2d_forward_2x2(x, out, argmax):
     n, c, h, w = x.shape
     h_out, w_out = out.shape[2], out.shape[3]
     with_argmax = argmax.size > 0
-    flat_x = x.reshape(n * c, h * w)
-    flat_out = out.reshape(n * c, h_out * w_out)
-    flat_arg = argmax.reshape(n * c if with_argmax else 0, h_out * w_out)
+    flat_x, flat_out, flat_arg = flat_planes(x, out, argmax)
     for nc in range(n * c):
         plane = flat_x[nc]
         for y in range(h_out):
