@@ -32,9 +32,12 @@ The caller pads the input (any padding, asymmetric included) before im2col and c
 the padding off col2im's result: a padded copy of x is kh kw times smaller than cols,
 and the kernels' loops stay free of bounds tests.
 
-A note on speed: the innermost loops run over array *views* from index 0
-(``dst[k] = src[k]``); written with computed offsets (``a[base + k]``) Numba keeps a
-negative-index check in the loop and LLVM no longer vectorises it (5x slower here).
+A note on speed: an accumulating inner loop runs over array *views* from index 0
+(``dst[k] += src[k]``, col2im); written with computed offsets (``a[base + k] += ...``)
+Numba keeps a negative-index check in the loop and LLVM no longer vectorises it (4-5x
+slower here). A plain copy of a short run is the other way round: making two views per
+run costs more than the check, so im2col's wide path and nchw_to_rows index the plane
+from its start (LeNet's conv2 at batch 128: 1.53 -> 1.08 and 1.73 -> 0.27 ms).
 """
 import numpy as np
 

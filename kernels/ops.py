@@ -377,9 +377,16 @@ class CrossEntropyNumba(CrossEntropy):
 
 
 class BatchNormNumba(BatchNorm):
-    """BatchNorm of (N, C, H, W) arrays with gamma and beta by the two-pass kernels of
-    kernels/norm.py, one piece of the channels per thread; the running statistics move
-    as in the reference (anything else runs the reference)."""
+    """BatchNorm of x (N, C, H, W) with gamma, beta (C,) by the two-pass kernels of
+    kernels/norm.py, one piece of the channels per thread (anything else runs the
+    reference); m = N H W values per channel:
+
+        forward    mean, var (biased) per channel;  x_hat = (x - mean) / sqrt(var + eps)
+                   y = gamma x_hat + beta;  the running statistics as in the reference
+        backward   dbeta = sum dy;  dgamma = sum dy x_hat
+                   dx = gamma / sqrt(var + eps) (dy - dbeta / m - x_hat dgamma / m)
+                   (in evaluation: dx = gamma / sqrt(var + eps) dy)
+    """
     name = "BatchNorm"      # errors and anomaly reports name the op, not its kernel
     def forward(self, x, gamma, beta):
         self.on_kernels = x.ndim == 4 and gamma is not None and beta is not None and \
@@ -400,12 +407,7 @@ class BatchNormNumba(BatchNorm):
             x, gamma, beta, self.training, self.eps, mean, var, inv_std, self.x_hat, y, c0, c1),
             self.pieces)
         if self.training:
-            m = x.size // c
-            for running, batch in ((self.running_mean, mean),
-                                   (self.running_var, var * (m / (m - 1)) if m > 1 else var)):
-                if running is not None:                       # update in place
-                    running *= 1 - self.momentum
-                    running += self.momentum * batch.astype(running.dtype)
+            self.update_running(mean, var, x.size // c)        # the reference's rule
         self.gamma, self.inv_std = gamma, inv_std
         return y
 

@@ -56,14 +56,7 @@ class BatchNorm(Function):
         if self.training:
             mean = x.mean(axis=axes)
             var = x.var(axis=axes)                                   # biased, as the formula
-            m = x.size // x.shape[1]
-            if self.running_mean is not None:                       # update in place
-                self.running_mean *= 1 - self.momentum
-                self.running_mean += self.momentum * mean.astype(self.running_mean.dtype)
-            if self.running_var is not None:
-                unbiased = var * (m / (m - 1)) if m > 1 else var
-                self.running_var *= 1 - self.momentum
-                self.running_var += self.momentum * unbiased.astype(self.running_var.dtype)
+            self.update_running(mean, var, x.size // x.shape[1])
         else:
             mean = self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
@@ -72,6 +65,18 @@ class BatchNorm(Function):
         self.gamma = gamma
         y = self.x_hat if gamma is None else self.x_hat * _per_channel(gamma, x.ndim)
         return y if beta is None else y + _per_channel(beta, x.ndim)
+
+    def update_running(self, mean, var, m):
+        """Move the running statistics (in place) towards the batch's mean and biased var
+        of m values per channel: r <- (1 - momentum) r + momentum batch, the variance
+        unbiased by m / (m - 1) first (PyTorch's rule)."""
+        if self.running_mean is not None:
+            self.running_mean *= 1 - self.momentum
+            self.running_mean += self.momentum * mean.astype(self.running_mean.dtype)
+        if self.running_var is not None:
+            unbiased = var * (m / (m - 1)) if m > 1 else var
+            self.running_var *= 1 - self.momentum
+            self.running_var += self.momentum * unbiased.astype(self.running_var.dtype)
 
     def backward(self, dy):
         axes = _reduce_axes(dy.ndim)
