@@ -214,39 +214,46 @@ def import_kernels():
     return module
 
 
-@contextlib.contextmanager
-def watching_compiles(on_first):
-    """Calls ``on_first()`` once, when Numba starts compiling a kernel inside the block (a
-    kernel missing from its on-disk cache: the first run after an install or a change);
-    yields a dict whose "seconds" is the time spent compiling in the block. Loads from
-    the cache are not compiles. A no-op under the numpy backend or without numba."""
-    spent = {"seconds": 0.0}
-    if get_backend() == "numpy" or _numba_unavailable() is not None:
-        yield spent
-        return
-    from numba.core import event
+class CompileWatch:
+    """Watches Numba compile kernels between start() and stop(): calls ``on_first()``
+    once, when the first compile starts (a kernel missing from Numba's on-disk cache: the
+    first run after an install or a change; loads from the cache are not compiles), and
+    adds up the seconds spent compiling in ``seconds``. A no-op under the numpy backend
+    or without numba."""
 
-    class Listener(event.Listener):
-        depth, started = 0, None
+    def __init__(self, on_first):
+        self.on_first, self.seconds, self.listener = on_first, 0.0, None
 
-        def on_start(self, ev):
-            if self.depth == 0:
-                if self.started is None:
-                    on_first()
-                self.started = time.perf_counter()
-            self.depth += 1
+    def start(self):
+        if self.listener is not None or get_backend() == "numpy" or \
+                _numba_unavailable() is not None:
+            return
+        from numba.core import event
+        watch = self
 
-        def on_end(self, ev):
-            self.depth -= 1
-            if self.depth == 0:
-                spent["seconds"] += time.perf_counter() - self.started
+        class Listener(event.Listener):
+            depth, started = 0, None
 
-    listener = Listener()
-    event.register("numba:compile", listener)
-    try:
-        yield spent
-    finally:
-        event.unregister("numba:compile", listener)
+            def on_start(self, ev):                     # compiles nest: time the outer one
+                if self.depth == 0:
+                    if self.started is None:
+                        watch.on_first()
+                    self.started = time.perf_counter()
+                self.depth += 1
+
+            def on_end(self, ev):
+                self.depth -= 1
+                if self.depth == 0:
+                    watch.seconds += time.perf_counter() - self.started
+
+        self.listener = Listener()
+        event.register("numba:compile", self.listener)
+
+    def stop(self):
+        if self.listener is not None:
+            from numba.core import event
+            event.unregister("numba:compile", self.listener)
+            self.listener = None
 
 
 def _load_numba_kernels():

@@ -75,9 +75,10 @@ class ProgressBar(Callback):
         return hasattr(self.out, "isatty") and self.out.isatty()
 
     def on_train_begin(self, logs=None):
-        from .backend import watching_compiles
-        self._compiles = watching_compiles(self._compiling)
-        self.compile_seconds = self._compiles.__enter__()
+        from .backend import CompileWatch
+        self.on_train_end()                  # a fit that raised left its watch running
+        self.compiles = CompileWatch(self._compiling)
+        self.compiles.start()
         self.reported = 0.0
 
     def _compiling(self):
@@ -85,9 +86,8 @@ class ProgressBar(Callback):
         self.out.flush()
 
     def on_train_end(self, logs=None):
-        if getattr(self, "_compiles", None) is not None:
-            self._compiles.__exit__(None, None, None)
-            self._compiles = None
+        if getattr(self, "compiles", None) is not None:
+            self.compiles.stop()
 
     on_interrupt = on_train_end
 
@@ -119,8 +119,8 @@ class ProgressBar(Callback):
         line = (f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {rate:.0f} img/s - "
                 f"{_format_logs(logs)}")
         self.out.write(prefix + line.ljust(columns - 1) + "\n")
-        compiled = getattr(self, "compile_seconds", {"seconds": 0.0})["seconds"]
-        if compiled > self.reported:
+        compiled = self.compiles.seconds if getattr(self, "compiles", None) else 0.0
+        if compiled > getattr(self, "reported", 0.0):
             self.out.write(f"(of which {compiled - self.reported:.1f}s compiling kernels; Numba "
                            f"keeps them in its cache for the next runs)\n")
             self.reported = compiled
