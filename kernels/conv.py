@@ -62,20 +62,18 @@ def widen_masked(dout, y, masked, n, o, row_len, dst):
 
 
 @kernel
-def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
-    """cols (C kh kw, N L) of the padded input x_pad (N, C, H_pad, W_pad), L = (H_out - 1)
-    row_len + W_out columns per sample: row_len = W_out is the plain layout (L = H_out
-    W_out), row_len = W_pad the wide one (stride 1 only, see the module docstring).
-    Reference twin: functional.conv.im2col (the same numbers; the batch moved from the
-    first axis into the column index).
+def im2col_wide(x_pad, kh, kw, dh, dw, h_out, w_out):
+    """im2col_rows' wide layout (stride 1, row_len = W_pad): each (tap, sample) row of
+    cols is one run of L = (H_out - 1) W_pad + W_out numbers of x_pad's flat plane.
+    Its own kernel, so that a network whose convolutions all take it (LeNet's conv2)
+    compiles only this loop.
 
     As plain loops:
-        for c, i, j, n, y, x:
-            cols[(c*kh + i)*kw + j, n*L + y*row_len + x] =
-                x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
+        for c, i, j, n, q in 0..L-1:
+            cols[(c*kh + i)*kw + j, n*L + q] = x_pad[n, c].flat[q + i*d_h*W_pad + j*d_w]
     """
     n, c, h, w = x_pad.shape
-    length = (h_out - 1) * row_len + w_out
+    length = (h_out - 1) * w + w_out
     cols = np.empty((c * kh * kw, n * length), dtype=x_pad.dtype)
     planes = x_pad.reshape(n * c, h * w)
     for r in range(c * kh * kw):
@@ -83,13 +81,38 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
         i = (r // kw) % kh
         j = r % kw
         row = cols[r]
-        if row_len != w_out:                     # wide rows: one run of L per sample
-            start = i * dh * w + j * dw
-            for b in range(n):
-                src = planes[b * c + ci]
-                for k in range(length):          # (indexed from the plane: no views)
-                    row[b * length + k] = src[start + k]
-        elif sw == 1:                            # contiguous runs: vectorised copies
+        start = i * dh * w + j * dw
+        for b in range(n):
+            src = planes[b * c + ci]
+            for k in range(length):              # (indexed from the plane: no views)
+                row[b * length + k] = src[start + k]
+    return cols
+
+
+@kernel
+def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
+    """cols (C kh kw, N L) of the padded input x_pad (N, C, H_pad, W_pad), L = (H_out - 1)
+    row_len + W_out columns per sample: row_len = W_out is the plain layout (L = H_out
+    W_out), row_len = W_pad the wide one (stride 1 only, see the module docstring; it runs
+    im2col_wide). Reference twin: functional.conv.im2col (the same numbers; the batch
+    moved from the first axis into the column index).
+
+    As plain loops:
+        for c, i, j, n, y, x:
+            cols[(c*kh + i)*kw + j, n*L + y*row_len + x] =
+                x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
+    """
+    if row_len != w_out:                         # wide rows: one run of L per sample
+        return im2col_wide(x_pad, kh, kw, dh, dw, h_out, w_out)
+    n, c, h, w = x_pad.shape
+    length = h_out * w_out
+    cols = np.empty((c * kh * kw, n * length), dtype=x_pad.dtype)
+    for r in range(c * kh * kw):
+        ci = r // (kh * kw)
+        i = (r // kw) % kh
+        j = r % kw
+        row = cols[r]
+        if sw == 1:                              # contiguous runs: vectorised copies
             for b in range(n):
                 for y in range(h_out):
                     dst = row[b * length + y * w_out:b * length + (y + 1) * w_out]
@@ -107,10 +130,36 @@ def im2col_rows(x_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
 
 
 @kernel
+def col2im_wide(cols, dx_pad, kh, kw, dh, dw, h_out, w_out):
+    """col2im_rows' wide layout (stride 1, row_len = W_pad; the extra columns must hold
+    zeros): each tap's run of L numbers is added onto the flat plane of dx_pad. Its own
+    kernel, like im2col_wide.
+
+    As plain loops:
+        dx_pad = 0
+        for n, c, i, j, q in 0..L-1:
+            dx_pad[n, c].flat[q + i*d_h*W_pad + j*d_w] += cols[(c*kh + i)*kw + j, n*L + q]
+    """
+    n, c, h, w = dx_pad.shape
+    length = (h_out - 1) * w + w_out
+    for nc in range(n * c):
+        b = nc // c
+        ci = nc % c
+        dx_pad[b, ci] = 0
+        flat = dx_pad[b, ci].reshape(h * w)
+        for i in range(kh):
+            for j in range(kw):
+                src = cols[(ci * kh + i) * kw + j, b * length:(b + 1) * length]
+                dst = flat[i * dh * w + j * dw:i * dh * w + j * dw + length]
+                for k in range(length):
+                    dst[k] += src[k]
+
+
+@kernel
 def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
     """The adjoint of im2col_rows (same layouts): fills dx_pad (N, C, H_pad, W_pad), the
     gradient of the padded input (the caller crops the padding off). Reference twin:
-    functional.conv.col2im. In the wide layout the extra columns must hold zeros.
+    functional.conv.col2im. The wide layout runs col2im_wide.
 
     As plain loops:
         dx_pad = 0
@@ -119,21 +168,15 @@ def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
                 cols[(c*kh + i)*kw + j, n*L + y*row_len + x]
     Each (n, c) plane is written by one pass (pieces of the batch run side by side).
     """
+    if row_len != w_out:
+        col2im_wide(cols, dx_pad, kh, kw, dh, dw, h_out, w_out)
+        return
     n, c, h, w = dx_pad.shape
-    length = (h_out - 1) * row_len + w_out
+    length = h_out * w_out
     for nc in range(n * c):
         b = nc // c
         ci = nc % c
         dx_pad[b, ci] = 0
-        if row_len != w_out:                     # wide rows: one run of L per tap
-            flat = dx_pad[b, ci].reshape(h * w)
-            for i in range(kh):
-                for j in range(kw):
-                    src = cols[(ci * kh + i) * kw + j, b * length:(b + 1) * length]
-                    dst = flat[i * dh * w + j * dw:i * dh * w + j * dw + length]
-                    for k in range(length):
-                        dst[k] += src[k]
-            continue
         for i in range(kh):
             for j in range(kw):
                 row = cols[(ci * kh + i) * kw + j]
@@ -164,30 +207,23 @@ def rows_to_nchw(y_rows, bias, relu, row_len, out):
     Conv2dReLU's ``z * (z > 0)``).
     """
     n, o_count, h_out, w_out = out.shape
-    plane = h_out * w_out
     length = (h_out - 1) * row_len + w_out
-    flat = out.reshape(n, o_count, plane)
+    flat = out.reshape(n, o_count, h_out * w_out)
     has_bias = bias.shape[0] > 0
+    zero = np.zeros(1, dtype=out.dtype)          # (a 0 of the output's dtype)
     for no in range(n * o_count):
         b = no // o_count
         o = no % o_count
         dst = flat[b, o]
-        if row_len == w_out:
-            src = y_rows[o, b * plane:(b + 1) * plane]
-            for p in range(plane):
-                dst[p] = src[p]
-        else:
-            for y in range(h_out):
-                src = y_rows[o, b * length + y * row_len:b * length + y * row_len + w_out]
-                dst_y = dst[y * w_out:(y + 1) * w_out]
-                for x in range(w_out):
-                    dst_y[x] = src[x]
-        if has_bias:
-            for p in range(plane):
-                dst[p] += bias[o]
-        if relu == 1:
-            for p in range(plane):
-                dst[p] *= dst[p] > 0          # z [z > 0], in the array's dtype
+        src = y_rows[o]
+        bias_o = bias[o] if has_bias else zero[0]
+        for y in range(h_out):                   # (indexed from the rows' starts: no views)
+            start = b * length + y * row_len
+            for x in range(w_out):
+                z = src[start + x] + bias_o
+                if relu == 1:
+                    z *= z > 0                   # z [z > 0], in the array's dtype
+                dst[y * w_out + x] = z
 
 
 @kernel

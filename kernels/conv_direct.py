@@ -53,9 +53,12 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
         o = 2 * (np_ % pairs)
         o_next = min(o + 1, o_count - 1)         # (o itself again when O is odd)
         acc = np.empty((2, h_out * w_pad), dtype=out.dtype)
-        acc[0] = bias[o] if has_bias else 0.0
-        acc[1] = bias[o_next] if has_bias else 0.0
         acc_o, acc_next = acc[0], acc[1]
+        bias_o = bias[o] if has_bias else 0.0
+        bias_next = bias[o_next] if has_bias else 0.0
+        for q in range(acc_o.shape[0]):
+            acc_o[q] = bias_o
+            acc_next[q] = bias_next
         for c in range(c_count):
             x_flat = x_pad[n, c].reshape(h_pad * w_pad)
             for i in range(kh):

@@ -145,8 +145,11 @@ class Conv2dNumba(Conv2d):
                     for gi in range(g):                                  # dcols_g = W_g^T dOut_g
                         np.matmul(self.w_rows[gi * og:(gi + 1) * og].T,  # (into dcols: no copy)
                                   dout_rows[gi * og:(gi + 1) * og], out=dcols[gi * k:(gi + 1) * k])
-                    conv.col2im_rows(dcols, dx_pad[a:b_], kh, kw, sh, sw, dh, dw_,
-                                     h_out, w_out, self.row_len)
+                    if self.row_len != w_out:                     # col2im
+                        conv.col2im_wide(dcols, dx_pad[a:b_], kh, kw, dh, dw_, h_out, w_out)
+                    else:
+                        conv.col2im_rows(dcols, dx_pad[a:b_], kh, kw, sh, sw, dh, dw_,
+                                         h_out, w_out, self.row_len)
             return dw, db
         parts = threads.run(piece, self.pieces, blas=True)
         dw = _total([p[0] for p in parts], (o, k), dout.dtype) if want_dw else None
@@ -211,8 +214,10 @@ class Conv2dNumba(Conv2d):
     def _im2col(self, start, stop, h_out, w_out):
         _, _, kh, kw = self.w_shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        if self.row_len != w_out:       # (its own kernel: a network of wide convs compiles
+            return conv.im2col_wide(self.x_pad[start:stop], kh, kw, dh, dw, h_out, w_out)
         return conv.im2col_rows(self.x_pad[start:stop], kh, kw, sh, sw, dh, dw, h_out, w_out,
-                                self.row_len)
+                                self.row_len)      # only that one)
 
     def _per_group(self, w_rows, cols):
         """out_g = W_g @ cols_g for every group g (one product when groups == 1)."""
