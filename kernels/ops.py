@@ -91,7 +91,7 @@ class Conv2dNumba(Conv2d):
         self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
         self.cols = None
         if self.direct:
-            self.slices = self._slices(n)
+            self.slices = self._slices(n, out.size)
             threads.run(lambda s0, s1: conv_direct.conv2d_direct_forward(
                 self.x_pad[self.bounds[s0]:self.bounds[s1]], w, bias, int(self.relu), dh, dw,
                 out[self.bounds[s0]:self.bounds[s1]]), self.slices)
@@ -100,7 +100,7 @@ class Conv2dNumba(Conv2d):
         w_pad = self.x_pad.shape[3]
         wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
         self.row_len = w_pad if wide else w_out
-        self.pieces = threads.split(n, self.x_pad.size + out.size)
+        self.pieces = threads.split(n, threads.madds(out.size * c_g * kh * kw))
 
         def piece(start, stop):                  # one thread: im2col, W @ cols, copy out
             for a, b_ in self._chunks(start, stop, h_out, w_out, x.itemsize):
@@ -188,13 +188,15 @@ class Conv2dNumba(Conv2d):
         db = db_parts.sum(axis=0).astype(dout.dtype) if want_db else None
         return self._crop(dx_pad), dw, db
 
-    def _slices(self, n):
+    def _slices(self, n, out_size):
         """The direct loops' slices of the batch (self.bounds: DIRECT_BATCH_SLICES of them,
-        at most one per sample) and the pieces of them the threads run."""
+        at most one per sample) and the pieces of them the threads run (out_size: the
+        output's elements, each C kh kw multiply-adds)."""
         slices = min(n, DIRECT_BATCH_SLICES)
         self.bounds = np.array([s * n // slices for s in range(slices + 1)] if n else [0],
                                dtype=np.int64)
-        return threads.split(slices, self.x_pad.size)
+        _, c, kh, kw = self.w_shape
+        return threads.split(slices, threads.madds(out_size * c * kh * kw))
 
     def _crop(self, dx_pad):
         """The gradient of x from that of the padded x (None stays None)."""
@@ -351,7 +353,7 @@ class LinearNumba(Linear):
         def rows(a, b_):
             np.matmul(x[a:b_], w, out=out[a:b_])
             elementwise.bias_activation(out[a:b_], b, 0)
-        self.pieces = threads.split(len(x), x.size + w.size + out.size)
+        self.pieces = threads.split(len(x), threads.madds(x.size * w.shape[1]))
         threads.run(rows, self.pieces, blas=True)
         return out
 

@@ -213,7 +213,14 @@ class Function:
         return f"<{self.name} at {id(self):#x}>"
 
 
+_NOT_ARRAYS = (type(None), bool, int, float, str)
+
+
 def _is_array(value):
+    if type(value) is np.ndarray:
+        return True
+    if isinstance(value, _NOT_ARRAYS):          # (the common settings: no lookups)
+        return False
     return hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__")
 
 
