@@ -534,7 +534,8 @@ def _compile_args(model):
 
 
 def _sample_shape(model):
-    shape = getattr(model, "input_shape", None) or vars(model).get("_sample_shape")
+    shape = (vars(model).get("_input_sample") or getattr(model, "input_shape", None)
+             or vars(model).get("_sample_shape"))
     return None if shape is None else [int(n) for n in shape]
 
 

@@ -78,7 +78,7 @@ def _calls(model):
             raise ValueError(f"summary: {model.describe()} has not been built yet, so its "
                              f"shapes are unknown: give the first layer input_shape=(C, H, W), "
                              f"call model.build((C, H, W)), or call the model on a batch")
-        ins = [model.input_shape] + shapes[:-1]
+        ins = [model._input_sample] + shapes[:-1]
         return [(_title(layer), layer, shape, out, True, None)
                 for layer, shape, out in zip(model.layers, ins, shapes)]
     seen, calls = set(), []
