@@ -112,11 +112,14 @@ class TrainingAPI:
         optimizer  an Optimizer object (bound to this model's parameters here, so
                    ``mc.optim.SGD(lr=0.01)`` needs no params) or a name: 'sgd', 'adam',
                    'adamw' (default hyper-parameters)
-        loss       a name: 'sparse_categorical_crossentropy' (integer labels, the model
-                   outputs probabilities), 'categorical_crossentropy' (one-hot labels),
-                   'cross_entropy' (integer labels, the model outputs logits, as
-                   PyTorch's), 'mse' / 'mean_squared_error'; a loss object from
-                   ``minicnn.losses``; or a function fn(y_pred_tensor, y) -> scalar Tensor
+        loss       a name: 'sparse_categorical_crossentropy' (integer labels),
+                   'categorical_crossentropy' (one-hot labels) -- both take the model's
+                   outputs as probabilities when its last layer is a softmax and as
+                   logits otherwise (minicnn.losses) --, 'cross_entropy' (the model
+                   outputs logits, as PyTorch's), 'mse' / 'mean_squared_error'; a loss
+                   object from ``minicnn.losses`` (``from_logits=`` to say it: a model
+                   that contradicts it is a ValueError here); or a function
+                   fn(y_pred_tensor, y) -> scalar Tensor
         metrics    a list of names: 'accuracy' (sparse or categorical from the label
                    shape), 'sparse_categorical_accuracy', 'categorical_accuracy',
                    'mse', 'mae'; or functions fn(y_pred, y) -> one value per sample
@@ -128,6 +131,9 @@ class TrainingAPI:
         self._bind_optimizer()
         self.loss = loss
         self._loss_fn, self._loss_name = _losses.get(loss)
+        loss_object = getattr(self._loss_fn, "__self__", None)
+        if isinstance(loss_object, _losses.CrossEntropyLoss):
+            loss_object.check_model(self)       # from_logits against the model's last layer
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self._metrics = [_metrics.get(m) for m in (metrics or [])]
