@@ -333,7 +333,7 @@ class CheckpointFile:
         info = self.header.get("optimizer")
         optimizer = "adam"
         if info:
-            cls = optim.OPTIMIZERS.get(info["class"].lower())
+            cls = optim.by_saved_name(info["class"])
             if cls is None:
                 raise self.error(f"it names the optimiser {short_repr(info['class'])}; minicnn has "
                                  f"{', '.join(sorted(optim.OPTIMIZERS))}")

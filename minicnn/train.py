@@ -127,7 +127,7 @@ class TrainingAPI:
         if loss is None:
             raise ValueError(f"compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
                              f"valid names are {sorted(_losses.LOSSES)}")
-        self.optimizer = _optim.get(optimizer)
+        self.optimizer = self.get_optimizer(optimizer)
         self._bind_optimizer()
         self.loss = loss
         self._loss_fn, self._loss_name = _losses.get(loss)
@@ -139,6 +139,12 @@ class TrainingAPI:
         self._metrics = [_metrics.get(m) for m in (metrics or [])]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
         return self
+
+    @staticmethod
+    def get_optimizer(identifier):
+        """The optimizer for compile's ``optimizer``: minicnn.optim's names (PyTorch's
+        rules); minicnn.keras' models look up Keras' names and rules instead."""
+        return _optim.get(identifier)
 
     def _bind_optimizer(self):
         """Give the optimizer this model's parameters (unless it already has exactly them).

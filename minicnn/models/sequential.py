@@ -80,6 +80,7 @@ class Sequential(Model):
             self._output_sample = self._input_sample
         if self._input_sample is not None:
             self._output_sample = layer.prepare(self._output_sample)    # raises before appending
+            layer._output_shape = self._output_sample
         self._layers.append(layer)
 
     def pop(self):
@@ -105,7 +106,7 @@ class Sequential(Model):
         """Pass a per-sample shape through the layers, building each; the output shape."""
         shape = tuple(input_shape)
         for layer in self._layers:
-            shape = layer.prepare(shape)
+            shape = layer._output_shape = layer.prepare(shape)
         if self._input_sample is None:
             self._input_sample, self._output_sample = tuple(input_shape), shape
         return shape
