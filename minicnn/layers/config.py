@@ -87,7 +87,7 @@ def _own_objects():
     from .. import functional as F
     from . import activations, initializers
     table = {f"F.{name}": getattr(F, name) for name in
-             ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax")}
+             ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax")}
     table["activations.linear"] = activations.linear
     table["activations.leaky_relu"] = activations.leaky_relu
     table.update({cls.__name__: cls for cls in initializers.CLASSES})
