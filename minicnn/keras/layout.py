@@ -101,6 +101,22 @@ class KerasTensor(SymbolicTensor):
     shape = property(lambda self: (None,) + keras_shape(self.sample_shape, self.data_format))
 
 
+def relayout_input(t, data_format):
+    """An Input's shape is Keras' plain sample shape; the layout it is read in is that
+    of the first layer it feeds (keras.Input((3, 32, 32)) before a channels_first conv).
+    Turns an unused Input's placeholder to ``data_format``; else leaves it."""
+    layer = getattr(t, "layer", None)
+    if not isinstance(t, KerasTensor) or t.data_format == data_format or t.parents \
+            or getattr(layer, "_fed", False):
+        if layer is not None:
+            layer._fed = True
+        return
+    shape = minicnn_shape(keras_shape(t.sample_shape, t.data_format), data_format)
+    t.sample_shape = layer.shape = layer.input_shape = layer._output_shape = shape
+    t.data_format = layer.data_format = data_format
+    layer._fed = True
+
+
 class KerasLayer:
     """What every minicnn.keras layer adds to the minicnn layer it extends: a
     ``data_format``, Keras' shapes (``output_shape``), Keras' weight layouts
@@ -110,6 +126,8 @@ class KerasLayer:
     """
     channels_first = False          # no guessing from shapes: the layout is declared
     keras_layouts = {}
+    follows_input = False           # True: no data_format of its own in Keras; the layer
+                                    # runs in the layout of what it is fed (set by the model)
 
     def _set_format(self, data_format):
         """Resolve ``data_format`` before the minicnn layer's constructor runs (which sets
@@ -212,6 +230,11 @@ class KerasLayer:
     # -- running
     def __call__(self, x, **kwargs):
         if is_symbolic(x):
+            fed = x if isinstance(x, (list, tuple)) else [x]
+            if self.follows_input and isinstance(fed[0], KerasTensor):
+                self.data_format = fed[0].data_format
+            for t in fed:
+                relayout_input(t, self.data_format)
             return KerasTensor(call_symbolic(self, x), self.data_format)
         edge = self.channels_last and current_layer() is None
         if not edge:

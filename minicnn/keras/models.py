@@ -15,7 +15,7 @@ from ..layers.symbolic import is_symbolic
 from ..tensor import current_layer
 from . import optimizers
 from .backend import image_data_format
-from .layout import KerasLayer, keras_shape, minicnn_shape, to_keras, to_minicnn
+from .layout import KerasLayer, KerasTensor, keras_shape, minicnn_shape, to_keras, to_minicnn
 
 
 def _auto(verbose):
@@ -26,7 +26,7 @@ def _auto(verbose):
 def _unsupported(where, **values):
     """Keras arguments minicnn does not build: each must keep its default."""
     for name, (value, default) in values.items():
-        if value is not default and value != default:
+        if value is not default and (default is None or value != default):
             raise TypeError(f"{where}: {name}={value!r} is not supported by minicnn; leave "
                             f"it at {default!r}")
 
@@ -40,15 +40,21 @@ class KerasModel:
 
     @property
     def data_format(self):
-        """The layout of the model's keras layers (the global default without any)."""
+        """The model's layout: its first layer with a data_format of its own decides
+        (Conv2D, the poolings...); else its input's, its first keras layer's, or the
+        global default."""
         layers = self._keras_layers()
-        return layers[0].data_format if layers else image_data_format()
+        declared = [layer for layer in layers if not layer.follows_input]
+        if declared:
+            return declared[0].data_format
+        given = vars(self).get("_input_format")
+        return given or (layers[0].data_format if layers else image_data_format())
 
     def _check_layouts(self, layers):
-        formats = {layer.data_format for layer in layers if isinstance(layer, KerasLayer)}
-        if len(formats) > 1:
-            mixed = ", ".join(f"{layer.name}: {layer.data_format}" for layer in layers
-                              if isinstance(layer, KerasLayer))
+        declared = [layer for layer in layers
+                    if isinstance(layer, KerasLayer) and not layer.follows_input]
+        if len({layer.data_format for layer in declared}) > 1:
+            mixed = ", ".join(f"{layer.name}: {layer.data_format}" for layer in declared)
             raise ValueError(f"{self.describe()}: minicnn runs one image layout per model, but "
                              f"its layers mix them ({mixed}); give them all the same "
                              f"data_format (or keras.backend.set_image_data_format)")
@@ -187,8 +193,18 @@ class Sequential(KerasModel, _sequential.Sequential):
     """Keras' Sequential(layers=None, name=None): keras.Input(shape) may come first."""
 
     def add(self, layer):
-        if isinstance(layer, KerasLayer):
+        if isinstance(layer, KerasTensor):                 # keras.Input(shape) first
+            self._input_format = layer.data_format
+        elif isinstance(layer, KerasLayer):
+            if layer.follows_input and (self._layers or vars(self).get("_input_format")):
+                layer.data_format = self.data_format       # runs in the model's layout
             self._check_layouts(self._layers + [layer])
+            given = vars(self).get("_input_format")
+            if not self._layers and given not in (None, layer.data_format):
+                shape = keras_shape(self._input_sample, given)    # read in the layer's layout
+                self._input_sample = self._output_sample = minicnn_shape(shape,
+                                                                          layer.data_format)
+                self._input_format = layer.data_format
         super().add(layer)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ... import functional as F
 from ... import layers
 from ...layers.input import input_node
+from ..backend import standardize_data_format
 from ..layout import (TO_KERAS, KerasLayer, KerasTensor, keras_shape, minicnn_axis,
                       minicnn_shape, permute)
 
@@ -21,6 +22,7 @@ class Dense(KerasLayer, layers.Dense):
     'glorot_uniform', bias_initializer='zeros', **kwargs): y = activation(x @ kernel + bias)
     on the last axis (for an image batch, the channels: (N, H, W, C) -> (N, H, W, units)).
     kernel (in, units), bias (units,), as in Keras."""
+    follows_input = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -58,12 +60,25 @@ class Flatten(KerasLayer, layers.Flatten):
     """Keras' Flatten(data_format=None): one row per sample, in Keras' order of the axes:
     (H, W, C) in channels_last, so the Dense after it has Keras' weights as they are."""
 
+    follows_input = True
+
     def __init__(self, data_format=None, **kwargs):
-        self._set_format(data_format)
+        self._set_format(None)
+        self.flatten_format = self._format if data_format is None else \
+            standardize_data_format(data_format)
         super().__init__(**self._keras_options(kwargs))
 
+    def _feature_problem(self, sample):
+        if len(sample) == 3 and self.channels_last and self.flatten_format != "channels_last":
+            return "data_format='channels_first' does not fit channels_last data"
+        return super()._feature_problem(sample)
+
     def forward(self, x):
-        if self.channels_last and x.ndim == 4:
+        # Keras flattens (N, H, W, C) as it is, and channels_first data after moving the
+        # channels last, unless told the data are channels_last: so (H, W, C) order
+        # whenever the two layouts agree, and (C, H, W) for channels_first data read as
+        # channels_last. The data here are (N, C, H, W).
+        if x.ndim == 4 and self.flatten_format == self.data_format:
             x = permute(x, TO_KERAS)                 # (N, C, H, W) -> (N, H, W, C), then rows
         return F.flatten(x)
 
@@ -72,18 +87,25 @@ class Dropout(KerasLayer, layers.Dropout):
     """Keras' Dropout(rate, noise_shape=None, seed=None): zero each element with
     probability ``rate`` in training, scale the rest by 1 / (1 - rate). ``noise_shape``
     in Keras' order, e.g. (None, 1, 1, C) drops whole channels of (N, H, W, C)."""
+    follows_input = True
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         self._set_format(None)
-        if noise_shape is not None and self.channels_last and len(noise_shape) == 4:
-            n, h, w, c = noise_shape
-            noise_shape = (n, c, h, w)                # Keras' (N, H, W, C) order -> NCHW
         super().__init__(rate, noise_shape, seed,
                          **self._keras_options(kwargs, ("input_shape", "name")))
+        self.keras_noise_shape = self.noise_shape
+
+    def forward(self, x, training=None):
+        shape = self.keras_noise_shape
+        if shape is not None and self.channels_last and len(shape) == 4:
+            shape = (shape[0], shape[3], shape[1], shape[2])   # Keras' (N, H, W, C) -> NCHW
+        self.noise_shape = shape
+        return super().forward(x, training)
 
 
 class Activation(KerasLayer, layers.Activation):
     """Keras' Activation(activation): 'relu', 'softmax' (over the last axis, Keras'), ..."""
+    follows_input = True
 
     def __init__(self, activation, **kwargs):
         self._set_format(None)
@@ -95,6 +117,7 @@ class Activation(KerasLayer, layers.Activation):
 
 class Softmax(KerasLayer, layers.Softmax):
     """Keras' Softmax(axis=-1): e^x_i / sum_j e^x_j along Keras' ``axis``."""
+    follows_input = True
 
     def __init__(self, axis=-1, **kwargs):
         self._set_format(None)
@@ -108,6 +131,7 @@ class ReLU(KerasLayer, layers.ReLU):
     """Keras' ReLU(max_value=None, negative_slope=0.0, threshold=0.0): max(x, 0), or
     x if x > 0 else negative_slope x (a leaky ReLU). max_value and threshold other than
     their defaults are not built."""
+    follows_input = True
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         self._set_format(None)
@@ -133,6 +157,7 @@ class BatchNormalization(KerasLayer, layers.BatchNormalization):
     ``axis`` names the channels in Keras' order: -1 (or 3) in channels_last, 1 in
     channels_first; for (N, features) input, the features (1 or -1). Weights in Keras'
     order: gamma, beta, moving_mean, moving_variance."""
+    follows_input = True
     biased_running_var = True                        # Keras' rule
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -168,6 +193,7 @@ class BatchNormalization(KerasLayer, layers.BatchNormalization):
 
 class Concatenate(KerasLayer, layers.Concatenate):
     """Keras' Concatenate(axis=-1): join along Keras' ``axis`` (-1: the channels)."""
+    follows_input = True
 
     def __init__(self, axis=-1, **kwargs):
         self._set_format(None)
@@ -185,6 +211,7 @@ class Concatenate(KerasLayer, layers.Concatenate):
 
 class Add(KerasLayer, layers.Add):
     """Keras' Add(): y = x_1 + x_2 + ... (inputs of one shape)."""
+    follows_input = True
 
     def __init__(self, **kwargs):
         self._set_format(None)
@@ -208,6 +235,7 @@ class InputLayer(KerasLayer, layers.InputLayer):
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
         options = self._keras_options(kwargs, ())
         super().__init__(minicnn_shape(shape, self.data_format), name=name, **options)
+        self._output_shape = self.shape
         if dtype is not None:
             self._dtype = self._float_dtype(dtype)
 
