@@ -344,5 +344,8 @@ class CallbackList:
     def __getattr__(self, hook):
         def run(*args):
             for c in self.callbacks:
-                getattr(c, hook)(*args)
+                if hasattr(c, "keras_hook"):             # minicnn.keras: Keras' signatures
+                    c.keras_hook(hook, *args)
+                else:
+                    getattr(c, hook)(*args)
         return run

@@ -333,7 +333,7 @@ class CheckpointFile:
         info = self.header.get("optimizer")
         optimizer = "adam"
         if info:
-            cls = optim.OPTIMIZERS.get(info["class"].lower())
+            cls = optim.by_saved_name(info["class"])
             if cls is None:
                 raise self.error(f"it names the optimiser {short_repr(info['class'])}; minicnn has "
                                  f"{', '.join(sorted(optim.OPTIMIZERS))}")
@@ -534,7 +534,8 @@ def _compile_args(model):
 
 
 def _sample_shape(model):
-    shape = getattr(model, "input_shape", None) or vars(model).get("_sample_shape")
+    shape = (vars(model).get("_input_sample") or getattr(model, "input_shape", None)
+             or vars(model).get("_sample_shape"))
     return None if shape is None else [int(n) for n in shape]
 
 

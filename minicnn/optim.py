@@ -135,14 +135,29 @@ class Optimizer(abc.ABC):
                                f"{type(self).__name__}(model.parameters(), ...), or give the "
                                f"optimizer to model.compile(optimizer=...) which binds them")
         with defer_sigint():                    # Ctrl-C waits: never half a step
-            for p, state in zip(self.params, self.state):
-                if p.grad is None:
-                    continue
+            active = [(p, state) for p, state in zip(self.params, self.state)
+                      if p.grad is not None]
+            grads = [p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
+                     for p, _ in active]
+            grads = self.prepare_step([p for p, _ in active], grads)
+            for (p, state), g in zip(active, grads):
                 for key, value in state.items():        # the model moved (model.to(...)):
                     if hasattr(value, "shape") and type(value) is not type(p.data):
                         state[key] = to_device(value, device_of(p.data))    # buffers follow
-                g = p.grad if p.grad.dtype == p.data.dtype else p.grad.astype(p.data.dtype)
                 self.update(p, g, state)
+
+    def prepare_step(self, params, grads):
+        """The gradients the updates use, from all of this step's at once (the
+        parameters that have one, and theirs); PyTorch's optimisers use them as they
+        are. minicnn.keras' clip them and apply weight decay here, as Keras does."""
+        return grads
+
+    @classmethod
+    def saved_name(cls):
+        """The name a saved state gives this class: 'SGD', or 'keras.SGD' for the
+        optimisers of minicnn.keras (Keras' rules under the same names)."""
+        keras = cls.__module__.startswith("minicnn.keras")
+        return f"keras.{cls.__name__}" if keras else cls.__name__
 
     @abc.abstractmethod
     def update(self, p, g, state):
@@ -157,7 +172,7 @@ class Optimizer(abc.ABC):
         """
         def copy(v):
             return _to_numpy(v) if hasattr(v, "shape") else v
-        return {"optimizer": type(self).__name__,
+        return {"optimizer": self.saved_name(),
                 "hyperparameters": self.hyperparameters(),
                 "state": [{k: copy(v) for k, v in s.items()} for s in self.state]}
 
@@ -169,7 +184,7 @@ class Optimizer(abc.ABC):
         parameter only "step" (a whole number >= 0) and this optimizer's buffers
         (``state_arrays``: finite numeric arrays of the parameter's shape). Anything else
         raises a ValueError that names the key."""
-        name = type(self).__name__
+        name = self.saved_name()
         if not isinstance(state_dict, dict):
             raise ValueError(f"{name}.load_state_dict: expected a dict (from state_dict()), "
                              f"got {type(state_dict).__name__}")
@@ -388,6 +403,18 @@ class AdamW(Adam):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
+
+
+def by_saved_name(name):
+    """The optimizer class a saved state names ('SGD', 'keras.Adam'), or None."""
+    if not isinstance(name, str):
+        return None
+    if name.startswith("keras."):
+        from .keras import optimizers
+        cls = optimizers.OPTIMIZERS.get(name[len("keras."):].lower())
+    else:
+        cls = OPTIMIZERS.get(name.lower())
+    return cls if cls is not None and cls.saved_name() == name else None
 
 
 def get(identifier):

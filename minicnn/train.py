@@ -112,11 +112,14 @@ class TrainingAPI:
         optimizer  an Optimizer object (bound to this model's parameters here, so
                    ``mc.optim.SGD(lr=0.01)`` needs no params) or a name: 'sgd', 'adam',
                    'adamw' (default hyper-parameters)
-        loss       a name: 'sparse_categorical_crossentropy' (integer labels, the model
-                   outputs probabilities), 'categorical_crossentropy' (one-hot labels),
-                   'cross_entropy' (integer labels, the model outputs logits, as
-                   PyTorch's), 'mse' / 'mean_squared_error'; a loss object from
-                   ``minicnn.losses``; or a function fn(y_pred_tensor, y) -> scalar Tensor
+        loss       a name: 'sparse_categorical_crossentropy' (integer labels),
+                   'categorical_crossentropy' (one-hot labels) -- both take the model's
+                   outputs as probabilities when its last layer is a softmax and as
+                   logits otherwise (minicnn.losses) --, 'cross_entropy' (the model
+                   outputs logits, as PyTorch's), 'mse' / 'mean_squared_error'; a loss
+                   object from ``minicnn.losses`` (``from_logits=`` to say it: a model
+                   that contradicts it is a ValueError here); or a function
+                   fn(y_pred_tensor, y) -> scalar Tensor
         metrics    a list of names: 'accuracy' (sparse or categorical from the label
                    shape), 'sparse_categorical_accuracy', 'categorical_accuracy',
                    'mse', 'mae'; or functions fn(y_pred, y) -> one value per sample
@@ -124,15 +127,24 @@ class TrainingAPI:
         if loss is None:
             raise ValueError(f"compile needs a loss, e.g. loss='sparse_categorical_crossentropy'; "
                              f"valid names are {sorted(_losses.LOSSES)}")
-        self.optimizer = _optim.get(optimizer)
+        self.optimizer = self.get_optimizer(optimizer)
         self._bind_optimizer()
         self.loss = loss
         self._loss_fn, self._loss_name = _losses.get(loss)
+        loss_object = getattr(self._loss_fn, "__self__", None)
+        if isinstance(loss_object, _losses.CrossEntropyLoss):
+            loss_object.check_model(self)       # from_logits against the model's last layer
         if isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
         self._metrics = [_metrics.get(m) for m in (metrics or [])]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
         return self
+
+    @staticmethod
+    def get_optimizer(identifier):
+        """The optimizer for compile's ``optimizer``: minicnn.optim's names (PyTorch's
+        rules); minicnn.keras' models look up Keras' names and rules instead."""
+        return _optim.get(identifier)
 
     def _bind_optimizer(self):
         """Give the optimizer this model's parameters (unless it already has exactly them).
@@ -152,7 +164,7 @@ class TrainingAPI:
     # -- fit
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True,
             verbose=1, seed=None, validation_split=0.0, callbacks=None, transform=None,
-            resume=None):
+            resume=None, steps_per_epoch=None):
         """Train for ``epochs`` passes over (x, y); returns a ``History``.
 
         x: (N, C, H, W) (or whatever the model takes), y: (N,) labels or (N, ...) targets.
@@ -174,6 +186,10 @@ class TrainingAPI:
         resume     a checkpoint path, or True for the state ``mc.load`` read: continue that
                    run where it stopped (same seed, same batches; the result equals the
                    uninterrupted run's)
+        steps_per_epoch  at most this many batches per epoch, as Keras 3 takes them from
+                   arrays: each epoch takes the next ones of a pass through the shuffled
+                   samples, an epoch that reaches the end of the pass ends there, and the
+                   next epoch starts a new pass (a new order)
 
         Ctrl-C stops after the current batch: callbacks' ``on_interrupt`` runs (a
         ModelCheckpoint saves) and KeyboardInterrupt is raised. A second Ctrl-C stops at
@@ -186,21 +202,26 @@ class TrainingAPI:
         self._check_compiled("fit")
         x, y = _check_xy(x, y, "fit")
         _check_positive(batch_size=batch_size, epochs=epochs)
+        if steps_per_epoch is not None:
+            _check_positive(steps_per_epoch=steps_per_epoch)
         x, y, validation_data = _split_validation(x, y, validation_data, validation_split)
         saved = self._resume_state(resume)
         if saved is not None:
             source = (repr(os.fspath(resume)) if isinstance(resume, (str, os.PathLike))
                       else "the checkpoint mc.load read")
             saved = checked_training_state(saved, source)
+        n, batches = len(x), -(-len(x) // batch_size)
+        if steps_per_epoch is not None:
+            batches = min(batches, int(steps_per_epoch))
         callback_list = list(callbacks or [])
         if verbose:
-            callback_list.append(ProgressBar(epochs, len(x)))
+            callback_list.append(ProgressBar(epochs, min(len(x), batches * batch_size)))
         hooks = CallbackList(callback_list, self)
-        n, batches = len(x), -(-len(x) // batch_size)
         self._fit = _FitState(seed=int(new_rng(seed).integers(2**63)) if saved is None
                               else saved["seed"], epochs=epochs, batch_size=batch_size,
                               shuffle=shuffle, callbacks=callback_list,
-                              data=_data_fingerprint(y))
+                              data=_data_fingerprint(y), steps_per_epoch=(
+                                  None if steps_per_epoch is None else int(steps_per_epoch)))
         if saved is not None:
             self._fit.restore(saved, self, batches, source)
         self.history = history = self._fit.history
@@ -260,12 +281,13 @@ class TrainingAPI:
         state = self._fit
         self.train()
         n, size = len(x), state.batch_size
-        order = (np.random.default_rng([state.seed, epoch]).permutation(n) if state.shuffle
-                 else np.arange(n))
+        pass_index, first, stop = state.batches_of(epoch, -(-n // size))
+        order = (np.random.default_rng([state.seed, pass_index]).permutation(n)
+                 if state.shuffle else np.arange(n))
         hooks.on_epoch_begin(epoch)              # also when resuming inside an epoch
-        for batch in range(state.batch, -(-n // size)):
+        for batch in range(state.batch, stop - first):
             hooks.on_batch_begin(epoch, batch)
-            index = order[batch * size:(batch + 1) * size]
+            index = order[(first + batch) * size:(first + batch + 1) * size]
             x_batch, y_batch = _checks.to_float_images(x[index]), y[index]   # uint8: / 255
             if transform is not None:
                 x_batch = transform(x_batch, np.random.default_rng([state.seed, epoch, batch]))
@@ -461,11 +483,23 @@ class _FitState:
     """Where a fit is: epoch, batch within it, partial sums, history, and the seed that
     fixes every epoch's order. Saved in checkpoints so a run resumes exactly."""
 
-    def __init__(self, seed, epochs, batch_size, shuffle, callbacks, data=None):
+    def __init__(self, seed, epochs, batch_size, shuffle, callbacks, data=None,
+                 steps_per_epoch=None):
         self.seed, self.epochs, self.batch_size, self.shuffle = seed, epochs, batch_size, shuffle
-        self.callbacks, self.data = callbacks, data
+        self.callbacks, self.data, self.steps_per_epoch = callbacks, data, steps_per_epoch
         self.epoch, self.batch, self.totals, self.history = 0, 0, _Totals(), History()
         self.pending_logs = None        # an ended epoch's logs, before History has them
+
+    def batches_of(self, epoch, batches):
+        """(pass, first, stop): epoch ``epoch`` takes batches first..stop-1 of pass
+        ``pass`` through the data (``batches`` per pass; its order is drawn from (seed,
+        pass)). Without steps_per_epoch every epoch is one whole pass; with k, a pass
+        lasts ceil(batches / k) epochs of k batches, the last one of it shorter."""
+        if self.steps_per_epoch is None:
+            return epoch, 0, batches
+        per_pass = -(-batches // self.steps_per_epoch)
+        first = (epoch % per_pass) * self.steps_per_epoch
+        return epoch // per_pass, first, min(first + self.steps_per_epoch, batches)
 
     def end_epoch(self, logs=None):
         """The epoch is done; its ``logs`` go into a checkpoint saved before History has
@@ -480,7 +514,7 @@ class _FitState:
                 history.setdefault(name, []).append(value)
         return {"epoch": self.epoch, "batch": self.batch, "seed": self.seed,
                 "epochs": self.epochs, "batch_size": self.batch_size, "shuffle": self.shuffle,
-                "data": self.data,
+                "data": self.data, "steps_per_epoch": self.steps_per_epoch,
                 "totals": {"count": self.totals.count, "sums": self._host_sums()},
                 "history": history, "rng": random_states(model),
                 "callbacks": [{"class": type(c).__name__, "state": c.get_state()}
@@ -493,10 +527,13 @@ class _FitState:
     def restore(self, saved, model, batches, source="the checkpoint"):
         """Continue from ``saved`` (checked by checked_training_state): same batch size,
         order and data, else a ValueError that says what differs."""
-        if saved["batch_size"] != self.batch_size or saved["shuffle"] != self.shuffle:
+        if (saved["batch_size"] != self.batch_size or saved["shuffle"] != self.shuffle
+                or saved.get("steps_per_epoch") != self.steps_per_epoch):
             raise ValueError(f"fit(resume=...): the checkpoint was trained with batch_size="
-                             f"{saved['batch_size']}, shuffle={saved['shuffle']}; resume with "
-                             f"the same values (got {self.batch_size}, {self.shuffle})")
+                             f"{saved['batch_size']}, shuffle={saved['shuffle']}, "
+                             f"steps_per_epoch={saved.get('steps_per_epoch')}; resume with "
+                             f"the same values (got {self.batch_size}, {self.shuffle}, "
+                             f"{self.steps_per_epoch})")
         data = saved.get("data")
         if data is not None and self.data is not None and data != self.data:
             raise ValueError(f"fit(resume=...): the checkpoint was trained on other data "
@@ -532,6 +569,10 @@ def checked_training_state(saved, source="the checkpoint"):
         value = saved.get(key)
         if not _is_int(value) or value < low:
             raise _bad_state(f"{key!r} must be a whole number >= {low}, got {value!r}", source)
+    steps = saved.get("steps_per_epoch")
+    if steps is not None and (not _is_int(steps) or steps < 1):
+        raise _bad_state(f"'steps_per_epoch' must be a whole number >= 1 or null, got "
+                         f"{steps!r}", source)
     if not isinstance(saved.get("shuffle"), bool):
         raise _bad_state(f"'shuffle' must be true or false, got {saved.get('shuffle')!r}", source)
     totals = saved.get("totals")

@@ -29,6 +29,16 @@ def pytest_configure(config):
                 "PyTorch is required by the cross-check tests but is not installed: "
                 "run `pip install -e '.[dev]'` (it pins torch==2.13.0, a CPU build), "
                 "or set MINICNN_ALLOW_NO_TORCH=1 to run without the cross-checks")
+    # Keras 3 (on the torch backend) is the oracle of minicnn.keras (tests/test_keras.py):
+    # missing, it fails the run the same way. Checked by its files, so as not to import
+    # it (slow) in runs that do not use it.
+    import importlib.util
+    if importlib.util.find_spec("keras") is None and \
+            os.environ.get("MINICNN_ALLOW_NO_TORCH") != "1":
+        raise pytest.UsageError(
+            "Keras 3 is required by the minicnn.keras cross-checks but is not installed: "
+            "run `pip install -e '.[dev]'` (it pins keras), or set MINICNN_ALLOW_NO_TORCH=1 "
+            "to run without the cross-checks")
 
 
 # -- backends (issue 4): the suite runs once per backend, chosen by MINICNN_BACKEND (the

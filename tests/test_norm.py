@@ -117,7 +117,10 @@ def test_batch_normalization_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"BatchNormalization 'bn': expected 3 channels"):
         layer(np.zeros((2, 4, 4, 4), np.float32))
     with pytest.raises(ValueError, match="channels-first"):
-        BatchNormalization(axis=-1)
+        BatchNormalization(axis=2)
+    with pytest.raises(ValueError, match="axis=-1 is the width"):   # (N, C) is fine
+        BatchNormalization(axis=-1)(np.zeros((2, 3, 4, 4), np.float32))
+    assert BatchNormalization(axis=-1)(np.ones((2, 3), np.float32)).shape == (2, 3)
     with pytest.raises(ValueError, match="more than one value per channel"):
         F.batch_norm(np.zeros((1, 3)), None, None, None, None, True)
     with pytest.raises(ValueError, match="needs running_mean and running_var"):

@@ -3,6 +3,8 @@
 All keep the input's shape. Each Function saves the least backward needs (often the
 output itself: sigmoid' = y (1 - y), tanh' = 1 - y^2).
 """
+import math
+
 from ..backend import array_module, implementation
 from ..tensor import Function, as_tensor
 
@@ -28,6 +30,45 @@ class LeakyReLU(Function):
 
     def backward(self, g):
         return array_module(g).where(self.positive, g, g * self.slope)   # dy/dx = 1 or slope
+
+
+class ELU(Function):
+    """y = x for x > 0, alpha (e^x - 1) otherwise (Clevert et al. 2015)."""
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.positive = x > 0
+        self.y = xp.where(self.positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        return self.y
+
+    def backward(self, g):
+        # dy/dx = 1 for x > 0, alpha e^x = y + alpha otherwise
+        return array_module(g).where(self.positive, g, g * (self.y + self.alpha))
+
+
+def _erf(x):
+    """erf elementwise (NumPy has none: math.erf per element; CuPy's own on a GPU)."""
+    xp = array_module(x)
+    if xp.__name__ == "numpy":
+        return xp.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    from cupyx.scipy.special import erf
+    return erf(x)
+
+
+class GELU(Function):
+    """y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2, the Gaussian CDF (Hendrycks &
+    Gimpel 2016; the exact form, Keras' and PyTorch's default)."""
+    def forward(self, x):
+        self.x = x
+        self.cdf = 0.5 * (1 + _erf(x / x.dtype.type(math.sqrt(2))))
+        return x * self.cdf
+
+    def backward(self, g):
+        xp = array_module(g)
+        pdf = xp.exp(-0.5 * self.x * self.x) / math.sqrt(2 * math.pi)
+        return g * (self.cdf + self.x * pdf)         # dy/dx = Phi(x) + x phi(x)
 
 
 class Sigmoid(Function):
@@ -94,6 +135,16 @@ def relu(x):
 def leaky_relu(x, negative_slope=0.01):
     """Leaky ReLU, y = x if x > 0 else negative_slope * x. Shape: any -> same."""
     return LeakyReLU(negative_slope)(x)
+
+
+def elu(x, alpha=1.0):
+    """ELU, y = x if x > 0 else alpha (e^x - 1). Shape: any -> same."""
+    return ELU(alpha)(x)
+
+
+def gelu(x):
+    """GELU, y = x Phi(x) with Phi the standard normal CDF (exact, via erf). Shape: any -> same."""
+    return GELU()(x)
 
 
 def sigmoid(x):

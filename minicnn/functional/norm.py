@@ -14,6 +14,9 @@ In training the batch statistics are used and the running averages move towards 
     running_mean = (1 - momentum) running_mean + momentum mu_c
     running_var  = (1 - momentum) running_var  + momentum var_c m / (m - 1)   (unbiased)
 
+The unbiased variance in the running average is PyTorch's rule; Keras moves it with
+the biased var_c itself (``biased_running_var=True``, what minicnn.keras' layer uses).
+
 In evaluation the running averages replace mu_c and var_c. Keras writes the same rule
 with its momentum as the weight of the *old* average, keras_momentum = 1 - torch_momentum:
 Keras' default 0.99 is PyTorch's 0.01, PyTorch's default 0.1 is Keras' 0.9. The layer
@@ -46,9 +49,11 @@ def _per_channel(v, ndim):
 class BatchNorm(Function):
     """y = gamma x_hat + beta with batch (training) or running (eval) statistics."""
 
-    def __init__(self, training, momentum, eps, running_mean, running_var):
+    def __init__(self, training, momentum, eps, running_mean, running_var,
+                 biased_running_var=False):
         self.training, self.momentum, self.eps = training, momentum, eps
         self.running_mean, self.running_var = running_mean, running_var
+        self.biased_running_var = biased_running_var
 
     def forward(self, x, gamma, beta):
         xp = array_module(x)
@@ -69,14 +74,16 @@ class BatchNorm(Function):
     def update_running(self, mean, var, m):
         """Move the running statistics (in place) towards the batch's mean and biased var
         of m values per channel: r <- (1 - momentum) r + momentum batch, the variance
-        unbiased by m / (m - 1) first (PyTorch's rule)."""
+        unbiased by m / (m - 1) first (PyTorch's rule) unless ``biased_running_var``
+        (Keras' rule)."""
         if self.running_mean is not None:
             self.running_mean *= 1 - self.momentum
             self.running_mean += self.momentum * mean.astype(self.running_mean.dtype)
         if self.running_var is not None:
-            unbiased = var * (m / (m - 1)) if m > 1 else var
+            if not self.biased_running_var and m > 1:
+                var = var * (m / (m - 1))                            # unbiased (PyTorch)
             self.running_var *= 1 - self.momentum
-            self.running_var += self.momentum * unbiased.astype(self.running_var.dtype)
+            self.running_var += self.momentum * var.astype(self.running_var.dtype)
 
     def backward(self, dy):
         axes = _reduce_axes(dy.ndim)
@@ -98,13 +105,16 @@ class BatchNorm(Function):
         return dx, dgamma, dbeta
 
 
-def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
+               biased_running_var=False):
     """Batch normalisation over the channel axis 1 (see the module docstring).
 
     x: (N, C) or (N, C, H, W).  gamma, beta: (C,) or None (scale 1, shift 0).
     running_mean, running_var: (C,) arrays or Tensors (updated in place in training; may
     be None in training, then nothing is tracked; required in eval).
     momentum: PyTorch's convention, the weight of the new batch statistics.
+    biased_running_var: move running_var with the biased batch variance (Keras' rule)
+    instead of the unbiased one (PyTorch's, the default).
     Returns y of the shape of x.
     """
     x = as_tensor(x)
@@ -129,7 +139,8 @@ def batch_norm(x, gamma, beta, running_mean, running_var, training, momentum=0.1
         if v is not None and v.shape != (c,):
             raise ValueError(f"batch_norm: {name} must have shape ({c},), got {v.shape}")
     op = implementation(BatchNorm, x.data)        # the reference above, or a kernel twin
-    return op(bool(training), float(momentum), float(eps), *stats)(x, gamma, beta)
+    return op(bool(training), float(momentum), float(eps), *stats,
+              biased_running_var=bool(biased_running_var))(x, gamma, beta)
 
 
 # ----------------------------------------------------------------------------- LRN

@@ -4,6 +4,8 @@
     'linear'      (identity; also None)   x
     'relu'        F.relu                  max(x, 0)
     'leaky_relu'  F.leaky_relu, 0.2       x if x > 0 else 0.2 x   (Keras' slope for the name)
+    'elu'         F.elu                   x if x > 0 else e^x - 1
+    'gelu'        F.gelu                  x Phi(x)                (the exact form, Keras')
     'sigmoid'     F.sigmoid               1 / (1 + e^-x)
     'tanh'        F.tanh                  tanh x
     'softmax'     F.softmax               e^x_i / sum_j e^x_j     over the feature axis
@@ -16,7 +18,8 @@ import functools
 
 from .. import functional as F
 
-NAMES = ("linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax")
+NAMES = ("linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax",
+         "log_softmax")
 
 
 def linear(x):
@@ -40,8 +43,8 @@ def get(identifier, axis=-1, who=None):
         if name in ("softmax", "log_softmax"):
             return functools.partial(F.softmax if name == "softmax" else F.log_softmax,
                                      axis=axis)
-        simple = {"linear": linear, "relu": F.relu, "leaky_relu": leaky_relu,
-                  "sigmoid": F.sigmoid, "tanh": F.tanh}
+        simple = {"linear": linear, "relu": F.relu, "leaky_relu": leaky_relu, "elu": F.elu,
+                  "gelu": F.gelu, "sigmoid": F.sigmoid, "tanh": F.tanh}
         if name in simple:
             return simple[name]
     elif callable(identifier):

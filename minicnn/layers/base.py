@@ -303,6 +303,19 @@ class Layer(Module):
             raise ValueError(f"{self.describe()}: {what} must be at least 1, got {value!r}")
         return int(pair[0]), int(pair[1])
 
+    def _data_format(self, value):
+        """Keras' data_format: minicnn's layers are channels-first, so None or
+        'channels_first'; 'channels_last' is the layout of minicnn.keras' layers."""
+        if value is None or (isinstance(value, str) and value.lower() == "channels_first"):
+            return "channels_first"
+        if isinstance(value, str) and value.lower() == "channels_last":
+            raise ValueError(f"{self.describe()}: minicnn.layers are channels-first (N, C, H, W), "
+                             f"so data_format must be 'channels_first' or None; for Keras' "
+                             f"channels-last layout use the same layer from minicnn.keras.layers "
+                             f"(import minicnn.keras as keras)")
+        raise ValueError(f"{self.describe()}: data_format must be 'channels_first' or "
+                         f"'channels_last', got {value!r}")
+
     def _padding(self, value):
         """'valid', 'same', an int or a pair of ints >= 0."""
         if isinstance(value, str):

@@ -41,7 +41,7 @@ import math
 import numpy as np
 
 from ..device import is_device_array, to_host
-from .module import Module, module_class
+from .module import Module, module_class, registry_name
 
 MAX_DEPTH = 64                 # nesting of encoded values (a Sequential in a Sequential ...)
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64",
@@ -87,7 +87,7 @@ def _own_objects():
     from .. import functional as F
     from . import activations, initializers
     table = {f"F.{name}": getattr(F, name) for name in
-             ("relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax")}
+             ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax")}
     table["activations.linear"] = activations.linear
     table["activations.leaky_relu"] = activations.leaky_relu
     table.update({cls.__name__: cls for cls in initializers.CLASSES})
@@ -110,9 +110,9 @@ def registered_name(obj):
         for key, value in _own_objects().items():
             if value is obj:
                 return key
+    if layer and module_class(registry_name(obj)) is obj:
+        return registry_name(obj)
     key = getattr(obj, "__name__", None)
-    if layer and module_class(key) is obj:
-        return key
     if not isinstance(obj, type) or not key or key.startswith("<"):
         raise TypeError(f"cannot store {obj!r} by name: register it first "
                         f"(mc.register_serializable(fn, name='...')) or pass a name such as "

@@ -12,7 +12,8 @@ class Conv2D(Layer):
 
     Conv2D(filters, kernel_size, strides=1, padding='valid', dilation_rate=1, groups=1,
            activation=None, use_bias=True, kernel_initializer='glorot_uniform',
-           bias_initializer='zeros', input_shape=None, name=None, dtype=None)
+           bias_initializer='zeros', input_shape=None, name=None, dtype=None,
+           data_format=None)
 
     x (N, C, H, W) -> y (N, filters, H_out, W_out) with, per axis,
 
@@ -20,7 +21,9 @@ class Conv2D(Layer):
 
     padding 'valid' is p = 0; 'same' pads so that H_out = ceil(H / s) (the odd pixel at
     the bottom/right, as Keras); an int or a pair pads both sides by that much.
-    Weights: kernel (filters, C / groups, kh, kw), bias (filters,).
+    Weights: kernel (filters, C / groups, kh, kw), bias (filters,). data_format:
+    'channels_first' (or None) only; minicnn.keras.layers.Conv2D takes Keras' argument
+    order and channels-last data.
     """
     has_weights = True
     input_ndim = 3
@@ -29,8 +32,10 @@ class Conv2D(Layer):
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, name=None, dtype=None):
+                 bias_initializer="zeros", input_shape=None, name=None, dtype=None,
+                 data_format=None):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        self.data_format = self._data_format(data_format)
         self.filters = self._positive_int(filters, "filters")
         self.kernel_size = self._positive_pair(kernel_size, "kernel_size")
         self.strides = self._positive_pair(strides, "strides")

@@ -87,15 +87,23 @@ class Dropout(Layer):
     """In training mode zero each element with probability ``rate`` and scale the rest by
     1 / (1 - rate); in eval mode (model.eval(), predict, evaluate) pass x through.
 
-    Dropout(rate, seed=None): with a seed the layer draws its masks from its own
-    generator; without one from minicnn's global generator (see mc.manual_seed).
-    Shape: any -> same.
+    Dropout(rate, noise_shape=None, seed=None) (Keras' arguments and order): with a seed
+    the layer draws its masks from its own generator; without one from minicnn's global
+    generator (see mc.manual_seed). ``noise_shape``: the mask's shape with the batch axis,
+    1 where one draw is shared along an axis, None for the input's size there; e.g.
+    (None, C, 1, 1) drops whole channels of (N, C, H, W). Shape: any -> same.
     """
 
-    def __init__(self, rate, seed=None, input_shape=None, name=None):
+    def __init__(self, rate, noise_shape=None, seed=None, *, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
         self.rate = self._number(rate, "rate", at_least=0, below=1,
                                  hint=" (the probability of dropping each unit)")
+        if noise_shape is not None and not (isinstance(noise_shape, (tuple, list)) and all(
+                n is None or (isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                              and n >= 1) for n in noise_shape)):
+            raise TypeError(f"{self.describe()}: noise_shape must be a tuple of positive ints "
+                            f"or None (one per axis, batch axis included), got {noise_shape!r}")
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = self._seed(seed)
         self.rng = None if seed is None else np.random.default_rng(self.seed)
 
@@ -105,7 +113,8 @@ class Dropout(Layer):
 
     def forward(self, x, training=None):
         training = self.training if training is None else training
-        return F.dropout(x, self.rate, training=training, rng=self.rng)
+        return F.dropout(x, self.rate, training=training, rng=self.rng,
+                         noise_shape=self.noise_shape)
 
     def extra_repr(self):
         return f"rate={self.rate}, name={self.name!r}"

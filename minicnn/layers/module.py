@@ -70,6 +70,13 @@ def reset_names():
 _CLASSES = {}        # class name -> minicnn's own Module subclass (register_layer adds yours)
 
 
+def registry_name(cls):
+    """The name minicnn's own class is stored under: 'Conv2D', or 'keras.Conv2D' for the
+    classes of minicnn.keras (the same names laid out the Keras way)."""
+    keras = cls.__module__ == "minicnn.keras" or cls.__module__.startswith("minicnn.keras.")
+    return f"keras.{cls.__name__}" if keras else cls.__name__
+
+
 def module_class(name):
     """minicnn's own Module subclass named ``name`` ('Conv2D'), or None."""
     return _CLASSES.get(name)
@@ -98,7 +105,7 @@ class Module:
         outermost constructor call records its arguments (what ``get_config`` describes)."""
         super().__init_subclass__(**kwargs)
         if cls.__module__ == "minicnn" or cls.__module__.startswith("minicnn."):
-            _CLASSES.setdefault(cls.__name__, cls)   # the first class of a name keeps it
+            _CLASSES.setdefault(registry_name(cls), cls)   # the first class of a name keeps it
         init = cls.__dict__.get("__init__")
         if init is None or getattr(init, "records_arguments", False):
             return

@@ -24,7 +24,9 @@ class BatchNormalization(Layer):
     ``momentum`` is Keras' convention, the weight that the *old* average keeps (default
     0.99, epsilon 1e-3, Keras' defaults). PyTorch's BatchNorm2d(momentum=0.1, eps=1e-5)
     states the weight of the *new* batch: it equals BatchNormalization(momentum=0.9,
-    epsilon=1e-5). The running variance is the unbiased batch variance, as PyTorch keeps it.
+    epsilon=1e-5). The running variance is the unbiased batch variance, as PyTorch keeps it
+    (minicnn.keras.layers.BatchNormalization keeps Keras' biased one). ``axis`` is 1, the
+    channels; -1 is accepted for (N, C) inputs, where it is the same axis.
 
     Weights: gamma, beta (trainable, (C,)); moving_mean, moving_variance (not trainable,
     updated by the forward pass in training mode).
@@ -37,10 +39,11 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  input_shape=None, name=None, dtype=None):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if isinstance(axis, bool) or axis != 1:
+        if isinstance(axis, bool) or axis not in (1, -1):
             raise ValueError(f"{self.describe()}: minicnn is channels-first, so batch "
-                             f"normalisation runs over axis 1 (the channels); got axis={axis!r}")
-        self.axis = 1
+                             f"normalisation runs over axis 1 (the channels); got axis={axis!r}"
+                             f" (for channels-last data use minicnn.keras.layers)")
+        self.axis = int(axis)
         self.momentum = self._number(momentum, "momentum", at_least=0, at_most=1,
                                      hint=" (Keras' convention: the weight the old average "
                                           "keeps; PyTorch's momentum=0.1 is 0.9 here)")
@@ -62,9 +65,15 @@ class BatchNormalization(Layer):
         self.add_weight("moving_variance", (c,), self.moving_variance_initializer,
                         trainable=False)
 
+    biased_running_var = False      # PyTorch's rule (the Keras layer sets True)
+
     def _feature_problem(self, sample):
         if len(sample) not in (1, 3):
             return "expected samples of shape (C,) or (C, H, W)"
+        if self.axis == -1 and len(sample) == 3:
+            return ("axis=-1 is the width of (N, C, H, W) data; minicnn is channels-first, "
+                    "so normalise the channels with axis=1 (or use minicnn.keras.layers for "
+                    "channels-last data)")
         if self.num_features is not None and sample[0] != self.num_features:
             return f"expected {self.num_features} channels on axis 1"
         return None
@@ -76,7 +85,7 @@ class BatchNormalization(Layer):
     def forward(self, x):
         return F.batch_norm(x, self.gamma, self.beta, self.moving_mean, self.moving_variance,
                             training=self.training, momentum=1.0 - self.momentum,
-                            eps=self.epsilon)
+                            eps=self.epsilon, biased_running_var=self.biased_running_var)
 
     def extra_repr(self):
         return f"momentum={self.momentum}, epsilon={self.epsilon}, name={self.name!r}"

@@ -7,16 +7,18 @@ from .base import Layer
 class ZeroPadding2D(Layer):
     """y = x with rows of zeros on top and bottom and columns left and right.
 
-    ZeroPadding2D(padding=1, input_shape=None, name=None); padding is an int, (ph, pw)
-    or ((top, bottom), (left, right)) as in Keras.
+    ZeroPadding2D(padding=1, data_format=None, *, input_shape=None, name=None); padding
+    is an int, (ph, pw) or ((top, bottom), (left, right)) as in Keras; data_format
+    'channels_first' (or None) only (minicnn.keras.layers has the channels-last layer).
     (C, H, W) -> (C, H + top + bottom, W + left + right).
     """
     input_ndim = 3
     input_layout = "(C, H, W)"
     channels_first = True
 
-    def __init__(self, padding=1, input_shape=None, name=None):
+    def __init__(self, padding=1, data_format=None, *, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
+        self.data_format = self._data_format(data_format)
         try:
             self.padding = normalize_pad2d(padding)
         except (TypeError, ValueError) as error:

@@ -23,14 +23,20 @@ class _Pooling2D(Layer):
     'valid' is p = 0; 'same' pads so that H_out = ceil(H / s), as Keras; an int or a pair
     pads both sides (at most half the pool size, as PyTorch asks). ceil_mode=True
     (PyTorch's option, used by GoogLeNet) rounds the division up instead.
+
+    The positional arguments are Keras' (pool_size, strides, padding, data_format);
+    minicnn's own ``ceil_mode`` is keyword-only, so Keras' 4th positional argument never
+    lands in it. data_format: 'channels_first' (or None) only here; minicnn.keras.layers
+    has the channels-last layers.
     """
     input_ndim = 3
     input_layout = "(C, H, W)"
     channels_first = True
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", ceil_mode=False,
-                 input_shape=None, name=None):
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, *,
+                 ceil_mode=False, input_shape=None, name=None):
         super().__init__(name=name, input_shape=input_shape)
+        self.data_format = self._data_format(data_format)
         self.pool_size = self._positive_pair(pool_size, "pool_size")
         self.strides = (self.pool_size if strides is None
                         else self._positive_pair(strides, "strides"))
@@ -89,15 +95,16 @@ class AveragePooling2D(_Pooling2D):
 class GlobalAveragePooling2D(Layer):
     """y[n, c] = mean_{h, w} x[n, c, h, w].
 
-    GlobalAveragePooling2D(keepdims=False, name=None).
+    GlobalAveragePooling2D(keepdims=False, name=None, data_format=None).
     (C, H, W) -> (C,), or (C, 1, 1) with keepdims=True.
     """
     input_ndim = 3
     input_layout = "(C, H, W)"
     channels_first = True
 
-    def __init__(self, keepdims=False, input_shape=None, name=None):
+    def __init__(self, keepdims=False, input_shape=None, name=None, *, data_format=None):
         super().__init__(name=name, input_shape=input_shape)
+        self.data_format = self._data_format(data_format)
         self.keepdims = self._bool(keepdims, "keepdims")
 
     def compute_output_shape(self, input_shape):

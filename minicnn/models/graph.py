@@ -61,9 +61,13 @@ class GraphModel(Model):
                              f"are used by different layers")
         self._graph_layers = layers
         shapes = [t.sample_shape for t in self.inputs]
-        self.input_shape = shapes[0] if self._single_input else shapes
+        self._input_sample = shapes[0] if self._single_input else shapes
         out_shapes = [t.sample_shape for t in self.outputs]
-        self.output_shape = out_shapes[0] if self._single_output else out_shapes
+        self._output_sample = out_shapes[0] if self._single_output else out_shapes
+
+    # one sample's input and output shapes (a list of them for several)
+    input_shape = property(lambda self: self._input_sample)
+    output_shape = property(lambda self: self._output_sample)
 
     def _topological_nodes(self):
         """Every node the outputs depend on, each after its parents (iterative DFS)."""
@@ -119,13 +123,13 @@ class GraphModel(Model):
 
     def prepare(self, input_shape):
         """The output shape(s); the shapes are fixed by the Inputs, so this only checks."""
-        expected = self.input_shape
+        expected = self._input_sample
         given = ([tuple(s) for s in input_shape] if not self._single_input
                  else tuple(input_shape))
         if given != expected:
             raise ValueError(f"{self.describe()}: built for inputs of shape {expected}, got "
                              f"{given}")
-        return self.output_shape
+        return self._output_sample
 
     def build(self, input_shape=None):
         """Nothing to do: a graph model's weights are made when the graph is drawn."""

@@ -3,7 +3,8 @@ import numpy as np
 
 from ..layers.base import Layer
 from ..layers.module import Module
-from ..layers.symbolic import call_symbolic, is_symbolic
+from ..layers.input import InputLayer
+from ..layers.symbolic import SymbolicTensor, call_symbolic, is_symbolic
 from ..tensor import current_layer
 from .model import Model, sample_shape
 
@@ -25,12 +26,16 @@ class Sequential(Model):
     def __init__(self, layers=None, name=None):
         super().__init__(name=name)
         self._layers = []
-        self.input_shape = None       # one sample's shape (C, H, W), once known
-        self.output_shape = None      # one sample's output shape, once known
+        self._input_sample = None       # one sample's shape (C, H, W), once known
+        self._output_sample = None      # one sample's output shape, once known
         if isinstance(layers, Module):
             layers = [layers]
         for layer in layers or []:
             self.add(layer)
+
+    # one sample's input and output shapes (C, H, W), None until known
+    input_shape = property(lambda self: self._input_sample)
+    output_shape = property(lambda self: self._output_sample)
 
     def get_config(self):
         """The layers as they are now (after any add/pop) and the name (see Module)."""
@@ -54,7 +59,16 @@ class Sequential(Model):
         return iter(self._layers)
 
     def add(self, layer):
-        """Append a layer; build it now if the shape it receives is already known."""
+        """Append a layer; build it now if the shape it receives is already known.
+        ``Input(shape)`` as the first entry (Keras 3's way) gives the input shape."""
+        if isinstance(layer, SymbolicTensor):
+            if self._layers or self._input_sample is not None or layer.parents \
+                    or not isinstance(layer.layer, InputLayer):
+                raise TypeError(f"{self.describe()}.add: a symbolic tensor can only be the "
+                                f"first entry, Input(shape), which gives the input shape; "
+                                f"got {layer!r}")
+            self._input_sample = self._output_sample = tuple(layer.sample_shape)
+            return
         if isinstance(layer, type) and issubclass(layer, Module):
             raise TypeError(f"{self.describe()}.add: got the class {layer.__name__}, not a "
                             f"layer; did you mean {layer.__name__}(...)?")
@@ -62,10 +76,11 @@ class Sequential(Model):
             raise TypeError(f"{self.describe()}.add: expected a layer (a Module), got "
                             f"{layer!r}")
         if not self._layers and getattr(layer, "input_shape", None) is not None:
-            self.input_shape = tuple(layer.input_shape)
-            self.output_shape = self.input_shape
-        if self.input_shape is not None:
-            self.output_shape = layer.prepare(self.output_shape)    # raises before appending
+            self._input_sample = tuple(layer.input_shape)
+            self._output_sample = self._input_sample
+        if self._input_sample is not None:
+            self._output_sample = layer.prepare(self._output_sample)    # raises before appending
+            layer._output_shape = self._output_sample
         self._layers.append(layer)
 
     def pop(self):
@@ -73,8 +88,8 @@ class Sequential(Model):
         if not self._layers:
             raise IndexError(f"{self.describe()}.pop: there are no layers")
         layer = self._layers.pop()
-        if self.input_shape is not None:
-            self.output_shape = self.prepare(self.input_shape)
+        if self._input_sample is not None:
+            self._output_sample = self.prepare(self._input_sample)
         return layer
 
     def build(self, input_shape):
@@ -91,16 +106,16 @@ class Sequential(Model):
         """Pass a per-sample shape through the layers, building each; the output shape."""
         shape = tuple(input_shape)
         for layer in self._layers:
-            shape = layer.prepare(shape)
-        if self.input_shape is None:
-            self.input_shape, self.output_shape = tuple(input_shape), shape
+            shape = layer._output_shape = layer.prepare(shape)
+        if self._input_sample is None:
+            self._input_sample, self._output_sample = tuple(input_shape), shape
         return shape
 
     def layer_output_shapes(self):
         """The per-sample output shape of each layer, by shape arithmetic (for summary)."""
-        if self.input_shape is None:
+        if self._input_sample is None:
             return None
-        shapes, shape = [], self.input_shape
+        shapes, shape = [], self._input_sample
         for layer in self._layers:
             shape = layer.prepare(shape)
             shapes.append(shape)
@@ -110,7 +125,7 @@ class Sequential(Model):
         """Multiply-adds of one forward pass per sample (conv and dense layers; see
         Layer.count_macs), by shape arithmetic."""
         from .graph import macs_of
-        shape = tuple(input_shape) if input_shape is not None else self.input_shape
+        shape = tuple(input_shape) if input_shape is not None else self._input_sample
         if shape is None:
             raise ValueError(f"count_macs: {self.describe()} has no input shape yet; give the "
                              f"first layer input_shape=(C, H, W) or call model.build(shape)")
@@ -123,14 +138,14 @@ class Sequential(Model):
     def __call__(self, x, **kwargs):
         if is_symbolic(x):                     # a Sequential used as a layer of a graph Model
             return call_symbolic(self, x)
-        if self.input_shape is None and self._layers and current_layer() is None:
+        if self._input_sample is None and self._layers and current_layer() is None:
             first = self._layers[0]
             if isinstance(first, Layer) and not first.built:     # catch NHWC data early
                 first._check_input(_shape_of(x), "data", layout=True)
         out = super().__call__(x, **kwargs)
-        if self.input_shape is None:
-            self.input_shape = _shape_of(x)[1:]
-            self.output_shape = out.shape[1:]
+        if self._input_sample is None:
+            self._input_sample = _shape_of(x)[1:]
+            self._output_sample = out.shape[1:]
         return out
 
     def forward(self, x):

@@ -78,7 +78,7 @@ def _calls(model):
             raise ValueError(f"summary: {model.describe()} has not been built yet, so its "
                              f"shapes are unknown: give the first layer input_shape=(C, H, W), "
                              f"call model.build((C, H, W)), or call the model on a batch")
-        ins = [model.input_shape] + shapes[:-1]
+        ins = [model._input_sample] + shapes[:-1]
         return [(_title(layer), layer, shape, out, True, None)
                 for layer, shape, out in zip(model.layers, ins, shapes)]
     seen, calls = set(), []
@@ -91,10 +91,12 @@ def _calls(model):
     return calls
 
 
-def _rows(calls, graph):
-    """(name (type), output shape, param count, MACs[, connected to]) for each layer."""
+def _rows(calls, graph, view=None):
+    """(name (type), output shape, param count, MACs[, connected to]) for each layer;
+    ``view`` turns a shape into the one shown (minicnn.keras: Keras' order)."""
     rows = []
     for title, layer, in_shape, out, first, parents in calls:
+        out = out if view is None else view(out)
         params = str(layer.count_params()) if first else "(shared)"
         macs = "?" if in_shape is None else f"{macs_of(layer, in_shape):,}"
         rows.append((title, _format_shape(out), params, macs) + ((parents,) if graph else ()))
@@ -201,7 +203,7 @@ def summary(model, line_length=None, print_fn=print, batch_size=None):
         ("Connected to",) if graph else ())
     base = COLUMN_WIDTHS + ((CONNECTED_WIDTH,) if graph else ())
     calls = _calls(model)
-    rows = _rows(calls, graph)
+    rows = _rows(calls, graph, getattr(model, "display_shape", None))
     memory = None if batch_size is None else estimate_memory(model, batch_size, calls)
     if memory is not None:                     # the memory column goes after the MACs
         header = header[:4] + (f"Memory (N={batch_size})",) + header[4:]
