@@ -37,16 +37,14 @@ def _pad(x, padding):
 DIRECT_MAX_CHANNELS = 4
 DIRECT_BATCH_SLICES = 16    # dW of the direct loops: partial sums over 16 slices of the batch
 
-# The columns of one chunk of samples: at most this many bytes, about one core's L2 cache.
-# Each thread runs its piece of the batch a chunk at a time (im2col, the products, the
-# output pass; in backward dOut's pass, im2col again, the products, col2im), so a chunk's
-# columns are read back while they are still in the cache, and the memory im2col takes
-# stays small (VGG-16 at 224x224 builds 231 MB of columns per image in its first layers).
-# Recomputing the columns in backward costs less than reading them back from memory:
-# LeNet training at batch 128, one thread, CPU time per step 20-21 ms with 16 MB chunks
-# (conv2's columns kept from forward), 14-18 ms with 1 MB; batch 256 at 2 threads, step
-# median 38-42 -> 33-38 ms. A batch whose columns fit in one chunk keeps them for backward.
-CHUNK_BYTES = 1 << 20
+# The columns of one chunk of samples: at most this many bytes, which bounds the memory
+# im2col takes (VGG-16 at 224x224 builds 231 MB of columns per image in its first layers).
+# A piece of the batch that is one chunk keeps its columns for backward. Chunks of about one
+# core's L2 (1 MB: backward recomputes the columns, each chunk read back from the cache)
+# ran LeNet faster at one thread (CPU time per step at batch 128: 20-21 ms with 16 MB,
+# 14-18 ms with 1 MB) but not at two, the default (step medians, six alternating rounds:
+# batch 32 4.1-4.9 ms with 16 MB, 4.3-5.3 ms with 1 MB; batch 128 11.8-13.2 and 11.5-13.8).
+CHUNK_BYTES = 16 << 20
 
 
 class Conv2dNumba(Conv2d):
