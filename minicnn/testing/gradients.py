@@ -41,7 +41,8 @@ def describe_inputs(inputs, names=None):
 
 
 def check_gradients(fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, directions=3,
-                    max_elements=None, kinks="skip", max_kink_fraction=0.5, names=None):
+                    max_elements=None, kinks="skip", max_kink_fraction=0.5, names=None,
+                    reproduce=None):
     """Check fn's backward against central differences in float64 (``mc.gradcheck``).
 
     fn             callable(*tensors) -> Tensor (or a tuple of Tensors), deterministic
@@ -54,6 +55,8 @@ def check_gradients(fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, directio
     max_kink_fraction   fail when more than this fraction of the comparisons were
                    skipped as kinks: the inputs sit on kinks, draw others
     names          one name per input, for the messages
+    reproduce      the failure message's last line, how to rerun it (default:
+                   "Reproduce: check_gradients(fn, inputs, seed=S) with these inputs.")
     Returns the GradcheckResult; raises GradcheckError (an AssertionError) on failure.
     """
     if not 0 <= max_kink_fraction <= 1:
@@ -63,6 +66,8 @@ def check_gradients(fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, directio
                        directions=directions, max_elements=max_elements, kinks=kinks,
                        raise_exception=False, names=names)
     where = f"inputs {describe_inputs(inputs, names)}; seed={seed}"
+    if reproduce is None:
+        reproduce = f"Reproduce: check_gradients(fn, inputs, seed={seed}) with these inputs."
     if result.kinks:
         shown = "; ".join(f"{w} (one-sided slopes {left:.6g} / {right:.6g})"
                           for w, left, right in result.kinks[:5])
@@ -76,7 +81,7 @@ def check_gradients(fn, inputs, seed=0, eps=1e-6, atol=1e-5, rtol=1e-3, directio
         raise GradcheckError(
             f"check_gradients: backward disagrees with central differences in "
             f"{len(result.failures)} of {result.checked} comparisons ({where}):\n  {shown}{more}"
-            f"\nReproduce: check_gradients(fn, inputs, seed={seed}) with these inputs.")
+            + (f"\n{reproduce}" if reproduce else ""))
     total = result.checked + (len(result.kinks) if kinks == "skip" else 0)
     if kinks == "skip" and result.kinks and len(result.kinks) > max_kink_fraction * total:
         raise GradcheckError(

@@ -143,8 +143,13 @@ def check_layer_once(layer_factory, case, seed=0, training=(True, False), backen
     if unknown:
         raise ValueError(f"check_layer: backend(s) {unknown} are not available here (available: "
                          f"{', '.join(available_backends())})")
-    maker = LayerMaker(layer_factory, case, x_shape, seed)
-    x = random_array(seed, x_shape)
+    with seeded(seed):                  # nothing drawn here moves the user's generator
+        return _check(LayerMaker(layer_factory, case, x_shape, seed), backends, training,
+                      check_config, perturb, max_elements, directions)
+
+
+def _check(maker, backends, training, check_config, perturb, max_elements, directions):
+    x = random_array(maker.seed, maker.x_shape)
     maker.build_reference(perturb)
     report = LayerCheckReport(layer=maker.class_name, examples=1,
                               backends=["numpy"] + [b for b in backends if b != "numpy"],
@@ -212,7 +217,8 @@ class LayerMaker:
         return f"check_layer({self.class_name}, input {self.x_shape}, seed={self.seed})"
 
     def fail(self, message):
-        raise LayerCheckError(f"{self.who}: {message}")
+        raise LayerCheckError(f"{self.who}: {message}\nReproduce: check_layer_once(factory, "
+                              f"{self.case!r}, seed={self.seed}) with the same factory.")
 
     def make(self, dtype):
         """A new layer from the factory, in ``dtype``, built, with the example's weights."""
@@ -292,7 +298,7 @@ def check_layer_gradients(maker, x, training, max_elements, directions):
     try:
         return check_gradients(lambda x, *weights: layer(x), [x] + [p for _, p in named],
                                seed=maker.seed, names=["input"] + [n for n, _ in named],
-                               max_elements=max_elements, directions=directions)
+                               max_elements=max_elements, directions=directions, reproduce="")
     except GradcheckError as error:
         maker.fail(f"{mode_name(training)} mode: {error}")
 

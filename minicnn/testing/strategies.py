@@ -56,8 +56,8 @@ def arrays(draw, shape, dtype="float64", low=None, high=None):
 def image_shapes(draw, max_batch=3, max_channels=3, min_size=1, max_size=7):
     """An (N, C, H, W) shape.
 
-    Edge cases on purpose: batch 1, one channel, odd H and odd W, H != W, a size of
-    ``min_size`` (1 by default: a single row or column)."""
+    Edge cases on purpose: batch 1, one channel, odd H and W, H != W, a size of
+    min_size (1 by default: a single row or column)."""
     return (draw(st.integers(1, max_batch)), draw(st.integers(1, max_channels)),
             draw(st.integers(min_size, max_size)), draw(st.integers(min_size, max_size)))
 
@@ -84,9 +84,9 @@ def conv_cases(draw, max_groups=3, max_stride=5, max_dilation=3, max_kernel=4, m
     the dilated kernel needs, and at most ``extra_size`` more.
 
     Edge cases on purpose: batch 1, one input channel, groups > 1, depthwise (groups ==
-    C), a 1x1 kernel, a non-square kernel, stride larger than the kernel, 'same' and
+    C), a 1x1 kernel, a non-square kernel, stride larger than the kernel, 'same' padding,
     'valid' padding, asymmetric explicit padding (ph != pw), dilation > 1, odd H and W,
-    an output of a single pixel in a direction."""
+    an output of a single pixel (in height or width)."""
     groups = draw(st.integers(1, max_groups))
     n = draw(st.integers(1, max_batch))
     c = groups * draw(st.integers(1, max_channels_per_group))
@@ -208,10 +208,10 @@ def batch_norm_cases(draw, max_batch=4, max_channels=4, max_size=4):
         keeps, as BatchNormalization takes it; F.batch_norm takes 1 - momentum);
         epsilon; training (bool)
 
-    Edge cases on purpose: a 2-D (N, C) input, a 4-D input, batch 1 (of a 4-D input),
+    Edge cases on purpose: a 2-D input (N, C), a 4-D input, batch 1 (of a 4-D input),
     exactly 2 values per channel (the unbiased variance doubles the biased one), one
-    channel, momentum 0 (the running statistics become the batch's) and 1 (they never
-    move), training and evaluation."""
+    channel, momentum 0 (the running statistics become the batch's), momentum 1 (they
+    never move), training and evaluation."""
     c = draw(st.integers(1, max_channels))
     if draw(st.booleans()):
         x_shape = (draw(st.integers(2, max_batch)), c)
@@ -246,12 +246,12 @@ EDGE_CASES = {
         "one channel": lambda s: s[1] == 1,
         "odd H and W": _odd_hw,
         "H != W": lambda s: s[2] != s[3],
-        "size min_size": lambda s: min(s[2:]) == 1,
+        "a size of min_size": lambda s: min(s[2:]) == 1,
     },
     "feature_shapes": {
         "batch 1": lambda s: s[0] == 1,
         "one feature": lambda s: s[1] == 1,
-        "odd features": lambda s: s[1] % 2 == 1,
+        "an odd number of features": lambda s: s[1] % 2 == 1,
     },
     "conv_cases": {
         "batch 1": lambda c: c["x_shape"][0] == 1,
@@ -260,20 +260,21 @@ EDGE_CASES = {
         "depthwise": lambda c: c["groups"] > 1 and c["groups"] == c["x_shape"][1],
         "1x1 kernel": lambda c: c["w_shape"][2:] == (1, 1),
         "non-square kernel": lambda c: c["w_shape"][2] != c["w_shape"][3],
-        "stride > kernel": lambda c: any(s > k for s, k in zip(c["stride"], c["w_shape"][2:])),
+        "stride larger than the kernel": lambda c: any(
+            s > k for s, k in zip(c["stride"], c["w_shape"][2:])),
         "'same' padding": lambda c: c["padding"] == "same",
         "'valid' padding": lambda c: c["padding"] == "valid",
-        "asymmetric padding": lambda c: isinstance(c["padding"], tuple)
+        "asymmetric explicit padding": lambda c: isinstance(c["padding"], tuple)
         and c["padding"][0] != c["padding"][1],
         "dilation > 1": lambda c: max(c["dilation"]) > 1,
         "odd H and W": lambda c: _odd_hw(c["x_shape"]),
-        "single output pixel": lambda c: min(conv_output_hw(c)) == 1,
+        "an output of a single pixel": lambda c: min(conv_output_hw(c)) == 1,
     },
     "pool_cases": {
         "batch 1": lambda c: c["x_shape"][0] == 1,
         "one channel": lambda c: c["x_shape"][1] == 1,
         "stride None": lambda c: c["stride"] is None,
-        "stride > kernel": lambda c: c["stride"] is not None
+        "stride larger than the kernel": lambda c: c["stride"] is not None
         and any(s > k for s, k in zip(c["stride"], c["kernel_size"])),
         "overlapping windows": lambda c: c["stride"] is not None
         and any(s < k for s, k in zip(c["stride"], c["kernel_size"])),
@@ -287,7 +288,7 @@ EDGE_CASES = {
         "batch 1": lambda c: c["x_shape"][0] == 1,
         "one input feature": lambda c: c["x_shape"][1] == 1,
         "one unit": lambda c: c["units"] == 1,
-        "units == features": lambda c: c["units"] == c["x_shape"][1],
+        "as many units as features": lambda c: c["units"] == c["x_shape"][1],
         "no bias": lambda c: not c["use_bias"],
     },
     "batch_norm_cases": {
