@@ -372,6 +372,8 @@ def test_check_layer_runs_the_cupy_backend_when_present(fake_gpu):
     report = check_layer(ScaleShift, mst.image_shapes(max_size=4), max_examples=3)
     assert report.backends == ["numpy"] + [b for b in mc.available_backends() if b != "numpy"]
     assert "cupy" in report.backends
+    with mc.use_backend("cupy"):          # the gradient checks run on the host twin
+        check_layer(ScaleShift, mst.image_shapes(max_size=4), max_examples=2)
 
 
 # ----------------------------------------------------------------------------- torch, profiles

@@ -11,7 +11,8 @@ For every example hypothesis draws (a case from ``strategy`` and a seed for the 
 1. shape: the output's shape is ``compute_output_shape`` of the input's (after the batch
    axis), and its dtype is the layer's (float64 here);
 2. gradients: of the input and of every trainable parameter, by central differences in
-   float64 (``check_gradients``), in training and in evaluation mode;
+   float64 (``check_gradients``), in training and in evaluation mode, under the backend
+   in use (its host twin, numba or numpy, when that is cupy);
 3. float32: the float32 layer with the same weights gives the float64 numbers within
    float32's tolerance: the output, every gradient, and the state the forward pass moves
    (running statistics);
@@ -46,7 +47,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.strategies import SearchStrategy
 
-from ..backend import available_backends, use_backend
+from ..backend import available_backends, get_backend, use_backend
 from ..device import default_device, to_device, to_host
 from ..gradcheck import GradcheckError
 from ..layers.base import Layer
@@ -148,17 +149,30 @@ def check_layer_once(layer_factory, case, seed=0, training=(True, False), backen
                       check_config, perturb, max_elements, directions)
 
 
+def host_backend():
+    """The backend in use, or under "cupy" the one its host arrays run on (numba if it
+    imports, else numpy): the finite differences perturb host arrays."""
+    name = get_backend()
+    if name != "cupy":
+        return name
+    return "numba" if "numba" in available_backends() else "numpy"
+
+
 def _check(maker, backends, training, check_config, perturb, max_elements, directions):
     x = random_array(maker.seed, maker.x_shape)
-    maker.build_reference(perturb)
-    report = LayerCheckReport(layer=maker.class_name, examples=1,
-                              backends=["numpy"] + [b for b in backends if b != "numpy"],
-                              modes=[mode_name(t) for t in training])
-    check_output_shape(maker, x)
-    for mode in training:
-        result = check_layer_gradients(maker, x, mode, max_elements, directions)
-        report.gradient_checks += result.checked
-        report.kinks += len(result.kinks)
+    with use_backend(host_backend()):
+        maker.build_reference(perturb)
+        check_output_shape(maker, x)
+        report = LayerCheckReport(layer=maker.class_name, examples=1,
+                                  backends=["numpy"] + [b for b in backends if b != "numpy"],
+                                  modes=[mode_name(t) for t in training])
+        for mode in training:
+            result = check_layer_gradients(maker, x, mode, max_elements, directions)
+            report.gradient_checks += result.checked
+            report.kinks += len(result.kinks)
+        if check_config:
+            check_config_round_trip(maker, x, training[0])
+            report.config_checked = True
     runs = {(b, dtype, mode): maker.run(x, dtype, mode, b)
             for b in report.backends for dtype in (FLOAT64, FLOAT32) for mode in training}
     for mode in training:
@@ -170,9 +184,6 @@ def _check(maker, backends, training, check_config, perturb, max_elements, direc
                 compare_runs(maker, runs[(b, dtype, mode)], runs[("numpy", dtype, mode)], dtype,
                              f"{mode_name(mode)} mode, {dtype}, backend {b!r} against numpy",
                              (b, "numpy"))
-    if check_config:
-        check_config_round_trip(maker, x, training[0])
-        report.config_checked = True
     return report
 
 
