@@ -1,6 +1,7 @@
 """Test configuration: hypothesis profiles and the PyTorch oracle requirement.
 
-Hypothesis profiles (choose with --hypothesis-profile=NAME):
+Hypothesis profiles (choose with --hypothesis-profile=NAME), the ones minicnn.testing
+offers to every user (minicnn/testing/profiles.py):
     ci        the default: derandomized (same examples every run), no deadline
               (the first example pays for imports and warm-up), moderate example counts
     dev       fewer examples, for quick local runs
@@ -9,12 +10,11 @@ Hypothesis profiles (choose with --hypothesis-profile=NAME):
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
-settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True,
-                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=10, deadline=None)
-settings.register_profile("thorough", max_examples=300, deadline=None)
+from minicnn.testing import register_profiles
+
+register_profiles()
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

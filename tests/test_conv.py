@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 import minicnn as mc
 import minicnn.functional as F
-from strategies import DTYPES, conv_cases, conv_inputs, conv_kwargs, random_array, seeds
-from torch_check import check_against_torch
+from minicnn.testing import assert_matches_torch
+from minicnn.testing.strategies import (DTYPES, conv_cases, conv_inputs, conv_kwargs, random_array,
+                                        seeds)
 
 
 def torch_padding(case):
@@ -35,7 +36,7 @@ def test_conv2d_matches_torch(dtype, case, seed, bias):
         unpadded = {k: v for k, v in kw.items() if k != "padding"}
         return torch.nn.functional.conv2d(torch.nn.functional.pad(x, pads), w, b, **unpadded)
 
-    check_against_torch(mc_fn, torch_fn, [x, w, b] if bias else [x, w], dtype, seed=seed)
+    assert_matches_torch(mc_fn, torch_fn, [x, w, b] if bias else [x, w], dtype, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -47,7 +48,7 @@ def test_conv2d_relu_matches_torch(dtype, case, seed):
     pads = torch_padding(case)
     kw = conv_kwargs(case)
     unpadded = {k: v for k, v in kw.items() if k != "padding"}
-    check_against_torch(
+    assert_matches_torch(
         lambda x, w, b: F.conv2d_relu(x, w, b, **kw),
         lambda x, w, b: torch.relu(torch.nn.functional.conv2d(
             torch.nn.functional.pad(x, pads), w, b, **unpadded)),

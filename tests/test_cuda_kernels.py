@@ -31,7 +31,8 @@ import minicnn.functional as F
 from minicnn.backend import import_kernels
 from minicnn.functional.conv import col2im, im2col
 from minicnn.functional.utils import normalize_padding, pair, window_output_shape
-from strategies import DTYPES, conv_cases, conv_inputs, pool_cases, random_array, seeds
+from minicnn.testing.strategies import (DTYPES, conv_cases, conv_inputs, pool_cases, random_array,
+                                        seeds)
 
 kernels = import_kernels()
 from minicnn.kernels import cuda_host, cuda_ops  # noqa: E402  (after import_kernels)

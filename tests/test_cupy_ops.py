@@ -22,7 +22,8 @@ from minicnn.functional.conv import Conv2d, Conv2dReLU
 from minicnn.functional.linear import Linear
 from minicnn.functional.loss import CrossEntropy, _target_distribution
 from minicnn.functional.utils import normalize_padding, pair
-from strategies import DTYPES, conv_cases, conv_inputs, pool_cases, random_array, seeds
+from minicnn.testing.strategies import (DTYPES, conv_cases, conv_inputs, pool_cases, random_array,
+                                        seeds)
 
 import_kernels()
 from minicnn.kernels import cuda_ops  # noqa: E402  (after import_kernels)

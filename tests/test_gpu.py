@@ -37,7 +37,8 @@ import minicnn as mc
 import minicnn.functional as F
 from minicnn import backend, device
 from minicnn.layers import BatchNormalization, Conv2D, Dense, Flatten, MaxPooling2D
-from strategies import DTYPES, conv_cases, conv_kwargs, pool_cases, random_array, seeds
+from minicnn.testing.strategies import (DTYPES, conv_cases, conv_kwargs, pool_cases, random_array,
+                                        seeds)
 
 # hypothesis examples per op test: the fake runs the kernels on the CPU in milliseconds,
 # the real GPU pays launches and a read back per comparison (each kernel is built once)

@@ -12,8 +12,8 @@ from minicnn.layers import (Add, BatchNormalization, Concatenate, Conv2D, Dense,
                             GlobalAveragePooling2D, Input, MaxPooling2D, ReLU)
 from minicnn.zoo import basic_block, bottleneck_block, inception_block
 from minicnn.zoo.googlenet import _Style
-from strategies import random_array
-from torch_check import assert_close, check_against_torch
+from minicnn.testing import assert_close, assert_matches_torch
+from minicnn.testing.strategies import random_array
 
 
 def diamond(dtype="float64"):
@@ -50,7 +50,7 @@ def test_fan_out_and_fan_in_match_pytorch():
     assert [n for n, _ in model.named_children()] == ["x", "a", "b", "cat", "c", "add", "gap",
                                                       "head"]
     reference = TorchDiamond(model)
-    check_against_torch(model, reference, [random_array(0, (2, 3, 6, 6))])
+    assert_matches_torch(model, reference, [random_array(0, (2, 3, 6, 6))])
     for name in ("a", "b", "c", "head"):
         layer = model.get_layer(name)
         assert_close(layer.kernel.grad, reference.weights[name].grad.numpy(), "float64",

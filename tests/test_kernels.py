@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 import minicnn as mc
 import minicnn.backend as backend
 import minicnn.functional as F
-from strategies import (DTYPES, conv_cases, conv_inputs, conv_kwargs, pool_cases, random_array,
-                        seeds)
+from minicnn.testing.strategies import (DTYPES, conv_cases, conv_inputs, conv_kwargs, pool_cases,
+                                        random_array, seeds)
 
 import numba  # noqa: F401  (a core dependency: a missing numba fails here, loudly)
 backend.import_kernels()       # minicnn.kernels, also from a source checkout (see backend.py)

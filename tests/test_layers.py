@@ -14,8 +14,8 @@ import minicnn.functional as F
 from minicnn.functional.utils import normalize_padding
 from minicnn.layers import (Activation, AveragePooling2D, AvgPool2D, Conv2D, Dense, Dropout,
                             Flatten, MaxPool2D, MaxPooling2D, ReLU, Softmax, initializers)
-from strategies import conv_cases, random_array, seeds
-from torch_check import check_against_torch
+from minicnn.testing import assert_matches_torch
+from minicnn.testing.strategies import conv_cases, random_array, seeds
 
 torch_call = torch.func.functional_call
 
@@ -67,7 +67,7 @@ def test_conv2d_layer_is_the_functional_op_and_matches_torch(case, seed):
                              groups=case["groups"])
     w = random_array(seed + 1, case["w_shape"])
     b = random_array(seed + 2, (case["w_shape"][0],))
-    check_against_torch(
+    assert_matches_torch(
         lambda x, w, b: with_weights(layer, kernel=w, bias=b)(x),
         lambda x, w, b: torch_call(module, {"weight": w, "bias": b}, (
             torch_pad(x, case["padding"], case["w_shape"][2:], case["stride"], case["dilation"]),)),
@@ -79,9 +79,9 @@ def test_conv2d_float32_matches_torch_with_activation():
     layer = Conv2D(4, 3, padding="same", activation="relu")
     layer(x)
     module = torch.nn.Conv2d(3, 4, 3, padding="same")
-    check_against_torch(lambda x, w, b: with_weights(layer, kernel=w, bias=b)(x),
-                        lambda x, w, b: torch.relu(torch_call(module, {"weight": w, "bias": b}, (x,))),
-                        [x, layer.kernel.data, layer.bias.data], dtype="float32")
+    assert_matches_torch(lambda x, w, b: with_weights(layer, kernel=w, bias=b)(x),
+                         lambda x, w, b: torch.relu(torch_call(module, {"weight": w, "bias": b}, (x,))),
+                         [x, layer.kernel.data, layer.bias.data], dtype="float32")
 
 
 def test_conv2d_same_padding_gives_ceil_of_input_over_stride():
@@ -121,10 +121,10 @@ def test_dense_is_linear_and_matches_torch(n, units_in, units_out, seed, dtype):
     assert layer.kernel.shape == (units_in, units_out) and y.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(y.data, F.linear(x, layer.kernel, layer.bias).data)
     module = torch.nn.Linear(units_in, units_out)
-    check_against_torch(lambda x, w, b: with_weights(layer, kernel=w, bias=b)(x),
-                        lambda x, w, b: torch_call(module, {"weight": w.T, "bias": b}, (x,)),
-                        [x, random_array(seed + 1, (units_in, units_out)),
-                         random_array(seed + 2, (units_out,))], dtype=dtype)
+    assert_matches_torch(lambda x, w, b: with_weights(layer, kernel=w, bias=b)(x),
+                         lambda x, w, b: torch_call(module, {"weight": w.T, "bias": b}, (x,)),
+                         [x, random_array(seed + 1, (units_in, units_out)),
+                          random_array(seed + 2, (units_out,))], dtype=dtype)
 
 
 @given(st.integers(1, 3), st.integers(1, 5), st.integers(1, 4),
@@ -194,7 +194,7 @@ def test_pooling_layers_are_the_functional_ops_and_match_torch(case, seed, kind)
                                 count_include_pad=case["padding"] != "same")
     np.testing.assert_array_equal(y.data, expected.data)
     assert y.shape[1:] == layer.compute_output_shape(case["x_shape"][1:])
-    check_against_torch(layer, lambda x: torch_pool(kind, x, case), [x])
+    assert_matches_torch(layer, lambda x: torch_pool(kind, x, case), [x])
 
 
 def test_pooling_same_output_sizes_and_aliases():
@@ -220,14 +220,14 @@ def test_pooling_gradcheck(case, seed, kind):
 def test_flatten_relu_softmax_activation_match_torch():
     x = random_array(3, (2, 3, 4, 5))
     np.testing.assert_array_equal(Flatten()(x).data, F.flatten(x).data)
-    check_against_torch(Flatten(), torch.nn.Flatten(), [x])
-    check_against_torch(ReLU(), torch.nn.ReLU(), [x])
-    check_against_torch(Softmax(), torch.nn.Softmax(dim=-1), [x])
-    check_against_torch(Softmax(axis=1), torch.nn.Softmax(dim=1), [x])
-    check_against_torch(Activation("log_softmax"), torch.nn.LogSoftmax(dim=-1), [x])
-    check_against_torch(Activation("leaky_relu"), torch.nn.LeakyReLU(0.2), [x])
-    check_against_torch(Activation("sigmoid"), torch.nn.Sigmoid(), [x])
-    check_against_torch(Activation(None), torch.nn.Identity(), [x])
+    assert_matches_torch(Flatten(), torch.nn.Flatten(), [x])
+    assert_matches_torch(ReLU(), torch.nn.ReLU(), [x])
+    assert_matches_torch(Softmax(), torch.nn.Softmax(dim=-1), [x])
+    assert_matches_torch(Softmax(axis=1), torch.nn.Softmax(dim=1), [x])
+    assert_matches_torch(Activation("log_softmax"), torch.nn.LogSoftmax(dim=-1), [x])
+    assert_matches_torch(Activation("leaky_relu"), torch.nn.LeakyReLU(0.2), [x])
+    assert_matches_torch(Activation("sigmoid"), torch.nn.Sigmoid(), [x])
+    assert_matches_torch(Activation(None), torch.nn.Identity(), [x])
     assert Flatten().compute_output_shape((3, 4, 5)) == (60,)
 
 
@@ -257,7 +257,7 @@ def test_dropout_follows_train_and_eval():
     assert (layer(x, training=True).data == 0).any()
     layer.train()
     assert layer.training and (layer(x).data == 0).any()
-    check_against_torch(Dropout(0.0), torch.nn.Identity(), [x])
+    assert_matches_torch(Dropout(0.0), torch.nn.Identity(), [x])
 
 
 def test_dropout_is_reproducible():

@@ -9,7 +9,7 @@ tests/torch_check.assert_close (float64 and float32 tolerances).
 import numpy as np
 import pytest
 import torch
-from torch_check import assert_close
+from minicnn.testing import assert_close
 
 import minicnn as mc
 import minicnn.functional as F

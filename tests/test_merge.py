@@ -10,8 +10,8 @@ import minicnn as mc
 import minicnn.functional as F
 from minicnn.layers import (Add, AdaptiveAveragePooling2D, Concatenate, GlobalAveragePooling2D,
                             MaxPooling2D, AveragePooling2D, ZeroPadding2D)
-from strategies import random_array, seeds
-from torch_check import check_against_torch
+from minicnn.testing import assert_matches_torch
+from minicnn.testing.strategies import random_array, seeds
 
 
 @given(st.lists(st.integers(1, 3), min_size=1, max_size=4), st.sampled_from([1, 2, 3, -1]), seeds)
@@ -22,34 +22,34 @@ def test_concatenate_matches_torch(sizes, axis, seed):
         shape[axis] = s
         shapes.append(tuple(shape))
     arrays = [random_array(seed + i, s) for i, s in enumerate(shapes)]
-    check_against_torch(lambda *xs: F.concatenate(xs, axis=axis),
-                        lambda *xs: torch.cat(xs, dim=axis), arrays)
+    assert_matches_torch(lambda *xs: F.concatenate(xs, axis=axis),
+                         lambda *xs: torch.cat(xs, dim=axis), arrays)
 
 
 @given(st.integers(1, 4), seeds)
 def test_add_matches_torch(count, seed):
     arrays = [random_array(seed + i, (2, 3, 2, 1)) for i in range(count)]
-    check_against_torch(lambda *xs: F.add(xs), lambda *xs: sum(xs[1:], xs[0]), arrays)
+    assert_matches_torch(lambda *xs: F.add(xs), lambda *xs: sum(xs[1:], xs[0]), arrays)
 
 
 @given(st.tuples(*[st.integers(0, 3)] * 4), seeds)
 def test_zero_pad2d_matches_torch(pads, seed):
     top, bottom, left, right = pads
-    check_against_torch(lambda x: F.zero_pad2d(x, ((top, bottom), (left, right))),
-                        lambda x: torch.nn.functional.pad(x, (left, right, top, bottom)),
-                        [random_array(seed, (2, 2, 3, 4))])
+    assert_matches_torch(lambda x: F.zero_pad2d(x, ((top, bottom), (left, right))),
+                         lambda x: torch.nn.functional.pad(x, (left, right, top, bottom)),
+                         [random_array(seed, (2, 2, 3, 4))])
 
 
 @given(st.integers(1, 9), st.integers(1, 9), st.integers(1, 5), st.integers(1, 5), seeds)
 def test_adaptive_avg_pool2d_matches_torch(h, w, oh, ow, seed):
-    check_against_torch(lambda x: F.adaptive_avg_pool2d(x, (oh, ow)),
-                        lambda x: torch.nn.functional.adaptive_avg_pool2d(x, (oh, ow)),
-                        [random_array(seed, (2, 3, h, w))])
+    assert_matches_torch(lambda x: F.adaptive_avg_pool2d(x, (oh, ow)),
+                         lambda x: torch.nn.functional.adaptive_avg_pool2d(x, (oh, ow)),
+                         [random_array(seed, (2, 3, h, w))])
 
 
 def test_global_avg_pool2d_matches_torch():
-    check_against_torch(lambda x: F.global_avg_pool2d(x),
-                        lambda x: x.mean(dim=(2, 3)), [random_array(0, (2, 3, 4, 5))])
+    assert_matches_torch(lambda x: F.global_avg_pool2d(x),
+                         lambda x: x.mean(dim=(2, 3)), [random_array(0, (2, 3, 4, 5))])
 
 
 @given(st.integers(3, 12), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1), seeds)
@@ -58,7 +58,7 @@ def test_ceil_mode_pooling_layers_match_torch(size, kernel, stride, padding, see
     x = random_array(seed, (1, 2, size, size + 1))
     for ours, theirs in ((MaxPooling2D, torch.nn.MaxPool2d), (AveragePooling2D, torch.nn.AvgPool2d)):
         layer = ours(kernel, stride, padding=padding, ceil_mode=True)
-        out = check_against_torch(layer, theirs(kernel, stride, padding, ceil_mode=True), [x])
+        out = assert_matches_torch(layer, theirs(kernel, stride, padding, ceil_mode=True), [x])
         assert out.shape[1:] == layer.compute_output_shape(x.shape[1:])
 
 

@@ -6,7 +6,7 @@ import pytest
 import minicnn as mc
 import minicnn.functional as F
 from minicnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-from strategies import random_array
+from minicnn.testing.strategies import random_array
 
 
 def small_layers(channels=2):

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 import minicnn as mc
 import minicnn.functional as F
 from minicnn.layers import BatchNormalization, LocalResponseNormalization
-from strategies import random_array, seeds
-from torch_check import assert_close, check_against_torch
+from minicnn.testing import assert_close, assert_matches_torch
+from minicnn.testing.strategies import random_array, seeds
 
 
 @st.composite
@@ -33,7 +33,7 @@ def test_batch_norm_matches_torch(shape, seed, training):
     mean0, var0 = random_array(seed + 3, (c,)), random_array(seed + 4, (c,), low=0.5, high=2)
     ours = [mean0.copy(), var0.copy()]
     theirs = [torch.tensor(mean0), torch.tensor(var0)]
-    check_against_torch(
+    assert_matches_torch(
         lambda x, g, b: F.batch_norm(x, g, b, ours[0], ours[1], training, momentum=0.3, eps=1e-3),
         lambda x, g, b: torch.nn.functional.batch_norm(x, theirs[0], theirs[1], g, b, training,
                                                        momentum=0.3, eps=1e-3),
@@ -47,7 +47,7 @@ def test_batch_norm_matches_torch(shape, seed, training):
 
 def test_batch_norm_float32_and_without_affine():
     x = random_array(0, (4, 3, 5, 5), "float32")
-    check_against_torch(
+    assert_matches_torch(
         lambda x: F.batch_norm(x, None, None, None, None, True),
         lambda x: torch.nn.functional.batch_norm(x, None, None, training=True),
         [x], dtype="float32")
@@ -133,10 +133,10 @@ def test_local_response_norm_matches_torch(n, c, size, seed):
     x = random_array(seed, (n, c, 3, 2)) * 2
     alpha, beta, k = 0.3, 0.75, 1.5
     # ours multiplies the sum of squares by alpha; torch the mean: alpha_torch = size alpha
-    check_against_torch(lambda x: F.local_response_norm(x, size, alpha, beta, k),
-                        lambda x: torch.nn.functional.local_response_norm(x, size, size * alpha,
-                                                                         beta, k),
-                        [x])
+    assert_matches_torch(lambda x: F.local_response_norm(x, size, alpha, beta, k),
+                         lambda x: torch.nn.functional.local_response_norm(x, size, size * alpha,
+                                                                          beta, k),
+                         [x])
 
 
 def test_local_response_norm_is_the_papers_formula():

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import minicnn as mc
 import minicnn.functional as F
-from strategies import DTYPES, random_array, seeds
-from torch_check import assert_close, check_against_torch
+from minicnn.testing import assert_close, assert_matches_torch
+from minicnn.testing.strategies import DTYPES, random_array, seeds
 
 shapes = st.lists(st.integers(1, 6), min_size=1, max_size=4).map(tuple)
 matrices = st.tuples(st.integers(1, 7), st.integers(1, 9))
@@ -37,7 +37,7 @@ def test_unary_matches_torch(name, dtype, shape, seed, scale):
     if name == "flatten":
         shape = shape + (2,)          # flatten(x, 1) needs a batch axis, as in torch
     x = random_array(seed, shape, dtype) * dtype_scale(scale, dtype)
-    check_against_torch(mc_fn, torch_fn, [x], dtype, seed=seed)
+    assert_matches_torch(mc_fn, torch_fn, [x], dtype, seed=seed)
 
 
 def dtype_scale(scale, dtype):
@@ -68,8 +68,8 @@ def test_linear_matches_torch(dtype, n, d_in, d_out, seed, bias, extra):
     w = random_array(seed + 1, (d_in, d_out), dtype)        # minicnn: (in, out)
     b = random_array(seed + 2, (d_out,), dtype)
     inputs = [x, w, b] if bias else [x, w]
-    check_against_torch(lambda *a: F.linear(*a), lambda x, w, b=None: TF.linear(x, w.T, b),
-                        inputs, dtype, seed=seed)
+    assert_matches_torch(lambda *a: F.linear(*a), lambda x, w, b=None: TF.linear(x, w.T, b),
+                         inputs, dtype, seed=seed)
 
 
 @settings(max_examples=15)
@@ -88,9 +88,9 @@ def test_cross_entropy_matches_torch(dtype, nc, seed, smoothing, reduction, scal
     logits = random_array(seed, (n, c), dtype) * dtype_scale(scale, dtype)
     labels = np.random.default_rng(seed).integers(0, c, n)
     kw = dict(label_smoothing=smoothing, reduction=reduction)
-    check_against_torch(lambda x: F.cross_entropy(x, labels, **kw),
-                        lambda x: TF.cross_entropy(x, torch.tensor(labels), **kw),
-                        [logits], dtype, seed=seed)
+    assert_matches_torch(lambda x: F.cross_entropy(x, labels, **kw),
+                         lambda x: TF.cross_entropy(x, torch.tensor(labels), **kw),
+                         [logits], dtype, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -99,8 +99,8 @@ def test_cross_entropy_probability_targets_match_torch(dtype, nc, seed):
     n, c = nc
     logits = random_array(seed, (n, c), dtype)
     target = np.random.default_rng(seed).dirichlet(np.ones(c), n).astype(dtype)
-    check_against_torch(lambda x: F.cross_entropy(x, target),
-                        lambda x: TF.cross_entropy(x, torch.tensor(target)), [logits], dtype)
+    assert_matches_torch(lambda x: F.cross_entropy(x, target),
+                         lambda x: TF.cross_entropy(x, torch.tensor(target)), [logits], dtype)
 
 
 @settings(max_examples=15)
@@ -154,8 +154,8 @@ def test_cross_entropy_label_errors(labels, match):
 @given(shape=shapes, seed=seeds, reduction=st.sampled_from(["mean", "sum", "none"]))
 def test_mse_loss_matches_torch(dtype, shape, seed, reduction):
     a, b = random_array(seed, shape, dtype), random_array(seed + 1, shape, dtype)
-    check_against_torch(lambda a, b: F.mse_loss(a, b, reduction),
-                        lambda a, b: TF.mse_loss(a, b, reduction=reduction), [a, b], dtype)
+    assert_matches_torch(lambda a, b: F.mse_loss(a, b, reduction),
+                         lambda a, b: TF.mse_loss(a, b, reduction=reduction), [a, b], dtype)
 
 
 @settings(max_examples=15)
@@ -178,8 +178,8 @@ def test_dropout_is_inverted_and_matches_torch_given_the_mask(dtype, shape, seed
     y = F.dropout(mc.Tensor(x), p, rng=np.random.default_rng(seed))
     keep = y.data != 0
     # the same mask, PyTorch's inverted-dropout formula: y = x * m / (1 - p)
-    check_against_torch(lambda x: F.dropout(x, p, rng=np.random.default_rng(seed)),
-                        lambda x: x * torch.tensor(keep) / (1 - p), [x], dtype, seed=seed)
+    assert_matches_torch(lambda x: F.dropout(x, p, rng=np.random.default_rng(seed)),
+                         lambda x: x * torch.tensor(keep) / (1 - p), [x], dtype, seed=seed)
     # torch's own dropout has the same form: every output is 0 or x / (1 - p)
     t = TF.dropout(torch.tensor(x), p).numpy()
     assert np.all((t == 0) | np.isclose(t, x / (1 - p), rtol=1e-6))

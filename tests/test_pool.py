@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 import minicnn as mc
 import minicnn.functional as F
-from strategies import DTYPES, pool_cases, random_array, seeds
-from torch_check import check_against_torch
+from minicnn.testing import assert_matches_torch
+from minicnn.testing.strategies import DTYPES, pool_cases, random_array, seeds
 
 
 def pool_args(case):
@@ -23,8 +23,8 @@ def test_max_pool2d_matches_torch(dtype, case, seed, ties):
     if ties:        # few distinct values: windows with several equal maxima
         x = np.round(x).astype(dtype)
     args = pool_args(case)
-    check_against_torch(lambda x: F.max_pool2d(x, **args),
-                        lambda x: torch.nn.functional.max_pool2d(x, **args), [x], dtype, seed=seed)
+    assert_matches_torch(lambda x: F.max_pool2d(x, **args),
+                         lambda x: torch.nn.functional.max_pool2d(x, **args), [x], dtype, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -32,8 +32,8 @@ def test_max_pool2d_matches_torch(dtype, case, seed, ties):
 def test_avg_pool2d_matches_torch(dtype, case, seed, include_pad):
     x = random_array(seed, case["x_shape"], dtype)
     args = dict(pool_args(case), count_include_pad=include_pad)
-    check_against_torch(lambda x: F.avg_pool2d(x, **args),
-                        lambda x: torch.nn.functional.avg_pool2d(x, **args), [x], dtype, seed=seed)
+    assert_matches_torch(lambda x: F.avg_pool2d(x, **args),
+                         lambda x: torch.nn.functional.avg_pool2d(x, **args), [x], dtype, seed=seed)
 
 
 @settings(max_examples=15)

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import minicnn as mc
-from strategies import DTYPES, random_array, seeds
-from torch_check import check_against_torch
+from minicnn.testing import assert_matches_torch
+from minicnn.testing.strategies import DTYPES, random_array, seeds
 
 BINARY = {
     "add": lambda a, b: a + b,
@@ -27,7 +27,7 @@ def test_broadcasting_binary_ops_match_torch(name, dtype, shapes, seed):
     a_shape, b_shape = shapes.input_shapes
     a = random_array(seed, a_shape, dtype, 0.5, 2.0)       # positive: safe for / and **
     b = random_array(seed + 1, b_shape, dtype, 0.5, 2.0)
-    check_against_torch(BINARY[name], BINARY[name], [a, b], dtype, seed=seed)
+    assert_matches_torch(BINARY[name], BINARY[name], [a, b], dtype, seed=seed)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -37,7 +37,7 @@ def test_matmul_matches_torch(dtype, m, k, n, batch, vec, seed):
     a_shape = (k,) if vec == "left" else batch + (m, k)
     b_shape = (k,) if vec == "right" else (n and (k, n))
     a, b = random_array(seed, a_shape, dtype), random_array(seed + 1, b_shape, dtype)
-    check_against_torch(lambda a, b: a @ b, lambda a, b: a @ b, [a, b], dtype, seed=seed)
+    assert_matches_torch(lambda a, b: a @ b, lambda a, b: a @ b, [a, b], dtype, seed=seed)
 
 
 UNARY = {
@@ -77,7 +77,7 @@ def test_unary_ops_match_torch(name, dtype, shape, seed, ties):
         out = mc_fn(mc.Tensor(x, requires_grad=True))
         assert out.dtype == np.float64
         return
-    check_against_torch(mc_fn, torch_fn, [x], dtype, seed=seed)
+    assert_matches_torch(mc_fn, torch_fn, [x], dtype, seed=seed)
 
 
 @pytest.mark.parametrize("name", ["add", "mul", "div", "pow"])

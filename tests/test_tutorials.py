@@ -33,7 +33,7 @@ import minicnn as mc
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted((DOCS / "tutorials").glob("*.md")) + [DOCS / "autograd.md"]
 EXPECTED = {"tutorials/mnist.md", "tutorials/keras.md", "tutorials/custom_layer.md",
-            "tutorials/kernels.md", "autograd.md"}
+            "tutorials/property_tests.md", "tutorials/kernels.md", "autograd.md"}
 PYTHON = {"python", "py", "python3"}
 SHELL = {"bash", "sh", "shell", "console"}
 NOT_RUN = re.compile(r"#\s*not run:\s*(\S.*)$")
@@ -218,3 +218,26 @@ def test_page_runs_as_written(page, tmp_path, monkeypatch):
                         not_run.append((f"{block.where}", not_run_reason(command)))
     assert ran > 0, f"{page.relative_to(DOCS)} has no code block that runs"
     print(f"{page.relative_to(DOCS)}: {ran} blocks/commands ran; not run (marked): {not_run}")
+
+
+def test_a_pytorch_block_shows_its_stored_output_without_pytorch(tmp_path, monkeypatch):
+    """custom_layer.md's PyTorch cross-check runs where torch is installed; a docs build
+    without torch (the docs extra has none) prints the output stored beside the block and
+    says so. The stored output is what the block prints with torch."""
+    monkeypatch.chdir(tmp_path)
+    blocks = [b for b in code_blocks(DOCS / "tutorials" / "custom_layer.md")
+              if b.executed_by_docs]
+    k = next(i for i, b in enumerate(blocks) if "STORED_OUTPUT" in b.source)
+    assert all(b.attrs.get("session") == blocks[k].attrs.get("session") for b in blocks[:k])
+    outputs = []
+    for hide_torch in (False, True):
+        namespace = {"__name__": "__tutorial__"}
+        for block in blocks[:k]:
+            run_python(block, namespace)
+        with monkeypatch.context() as patch:
+            if hide_torch:
+                patch.setitem(sys.modules, "torch", None)      # import torch fails
+            outputs.append(run_python(blocks[k], namespace))
+    stored = namespace["STORED_OUTPUT"]
+    assert outputs[0] == stored + "\n"
+    assert outputs[1].startswith(stored + "\n(stored output: PyTorch is not installed")

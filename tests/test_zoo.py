@@ -22,7 +22,7 @@ import torch
 import minicnn as mc
 import minicnn.functional as F
 from minicnn.zoo import load_torch_state_dict, to_torch_state_dict, torch_parameter_map
-from torch_check import assert_close
+from minicnn.testing import assert_close
 import torch_zoo
 
 
