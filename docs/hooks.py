@@ -15,7 +15,10 @@
 3. MathJax, served by the site itself: the copy of MathJax 3 that the docs extra installs
    (the ``mathjax`` package) is copied into ``javascripts/mathjax/``, so the formulas
    render with no network and no page loads anything from another host.
-4. Names in prose. Inline code that names a module object (`minicnn.x.y`, `mc.x`,
+4. The tutorials as notebooks: each page of docs/tutorials/ gets ``<page>.ipynb`` beside it
+   (docs/notebooks.py) and a link to download it; ``{{ main_job.NAME }}`` on any page
+   becomes the main job's recorded figure (docs/main_job.py, docs/main_job.json).
+5. Names in prose. Inline code that names a module object (`minicnn.x.y`, `mc.x`,
    `F.x`, mc = minicnn, F = minicnn.functional) or a repository path (`minicnn/...`,
    `kernels/...`, `tests/...`, `benchmarks/...`, `docs/...`) must exist.
 
@@ -24,6 +27,7 @@ reference. Names resolve by importing minicnn, so build from a checkout with min
 installed in editable mode (pip install -e ".[docs]"). ``check_page(markdown)`` is the same check for tests (tests/test_docs.py).
 """
 import importlib
+import importlib.util
 import inspect
 import posixpath
 import re
@@ -36,6 +40,18 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_for_filename
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _docs_module(name):
+    """docs/<name>.py, loaded by path (docs/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", REPO / "docs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+notebooks = _docs_module("notebooks")
+main_job = _docs_module("main_job")
 SOURCE_DIRS = ("minicnn", "kernels")          # every .py file here gets a source page
 # MathJax's CommonHTML output with what it loads on demand: TeX extensions (autoload),
 # fonts, the context menu, the accessibility tools and their speech rules.
@@ -192,7 +208,18 @@ def on_files(files, config):
     files.append(File.generated(config, "code/index.md", content="\n".join(listing) + "\n"))
     for rel, path in mathjax_files():
         files.append(File.generated(config, f"{MATHJAX_URI}/{rel}", abs_src_path=str(path)))
+    for page in notebooks.pages():
+        files.append(File.generated(config, f"tutorials/{page.stem}.ipynb",
+                                    content=notebooks.notebook_json(page)))
     return files
+
+
+def notebook_link(markdown, stem):
+    """The page with a line under its title that offers its notebook for download."""
+    title, _, rest = markdown.partition("\n")
+    note = (f'\n\n*This tutorial is also a Jupyter notebook: [{stem}.ipynb]({stem}.ipynb){{: download="{stem}.ipynb" }} '
+            f'(or, in a checkout, `python docs/notebooks.py` writes them all to `notebooks/`).*\n')
+    return title + note + rest
 
 
 def mathjax_files():
@@ -221,6 +248,12 @@ def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri.startswith("code/"):
         return markdown
     here = posixpath.dirname(page.file.src_uri)
+    try:
+        markdown = main_job.substitute(markdown, page.file.src_uri)
+    except ValueError as error:
+        raise PluginError(str(error)) from None
+    if here == "tutorials":
+        markdown = notebook_link(markdown, posixpath.basename(page.file.src_uri)[:-3])
 
     def link(match):
         rel, line = resolve(match.group(1), match.group(2))
