@@ -20,6 +20,7 @@ window.MathJax = {
     ready() {
       MathJax.startup.defaultReady();
       MathJax.startup.promise.then(() => {
+        document.documentElement.dataset.mathjax = "ready";   // tests/test_site.py looks
         if (typeof document$ === "undefined") return;
         let first = true;
         document$.subscribe(() => {
