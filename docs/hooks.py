@@ -12,7 +12,13 @@
                                                       containing ``col2im(``
        code:minicnn/functional/conv.py                the file (or "fragment": its line)
 
-3. Names in prose. Inline code that names a module object (`minicnn.x.y`, `mc.x`,
+3. MathJax, served by the site itself: the copy of MathJax 3 that the docs extra installs
+   (the ``mathjax`` package) is copied into ``javascripts/mathjax/``, so the formulas
+   render with no network and no page loads anything from another host.
+4. The tutorials as notebooks: each page of docs/tutorials/ gets ``<page>.ipynb`` beside it
+   (docs/notebooks.py) and a link to download it; ``{{ main_job.NAME }}`` on any page
+   becomes the main job's recorded figure (docs/main_job.py, docs/main_job.json).
+5. Names in prose. Inline code that names a module object (`minicnn.x.y`, `mc.x`,
    `F.x`, mc = minicnn, F = minicnn.functional) or a repository path (`minicnn/...`,
    `kernels/...`, `tests/...`, `benchmarks/...`, `docs/...`) must exist.
 
@@ -21,6 +27,7 @@ reference. Names resolve by importing minicnn, so build from a checkout with min
 installed in editable mode (pip install -e ".[docs]"). ``check_page(markdown)`` is the same check for tests (tests/test_docs.py).
 """
 import importlib
+import importlib.util
 import inspect
 import posixpath
 import re
@@ -33,7 +40,24 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_for_filename
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _docs_module(name):
+    """docs/<name>.py, loaded by path (docs/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"docs_{name}", REPO / "docs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+notebooks = _docs_module("notebooks")
+main_job = _docs_module("main_job")
 SOURCE_DIRS = ("minicnn", "kernels")          # every .py file here gets a source page
+# MathJax's CommonHTML output with what it loads on demand: TeX extensions (autoload),
+# fonts, the context menu, the accessibility tools and their speech rules.
+MATHJAX_PARTS = ("tex-chtml.js", "input/tex/extensions", "output/chtml", "ui", "a11y", "sre",
+                 "adaptors")
+MATHJAX_URI = "javascripts/mathjax"
 CODE_LINK = re.compile(r'\]\(code:([\w./-]+)(?:\s+"([^"]*)")?\)')
 PROSE_PATH = re.compile(r"^(minicnn|kernels|tests|benchmarks|docs)/[\w./-]*$")
 PROSE_NAME = re.compile(r"^(minicnn|mc|F)((?:\.\w+)+)")
@@ -153,11 +177,14 @@ def check_page(markdown):
 # ----------------------------------------------------------------------------- source pages
 def source_page(rel):
     """Markdown of the source page of ``rel``: a title and line-numbered, highlighted code
-    in which line n is <span id="L-n">."""
+    in which line n is <span id="L-n">. The page hides the side bars and takes the whole
+    width of the window (docs/stylesheets/extra.css), so the math comments beside the code
+    need no scrolling."""
     code = (REPO / rel).read_text()
     formatter = HtmlFormatter(linenos="table", linespans="L", cssclass="highlight", wrapcode=True)
     html = highlight(code, get_lexer_for_filename(rel), formatter)
-    return f"# {rel}\n\n<div class=\"source-code\">\n{html}\n</div>\n"
+    return (f"---\nhide:\n  - navigation\n  - toc\n---\n\n# `{rel}`\n\n"
+            f"<div class=\"source-code\">\n{html}\n</div>\n")
 
 
 def page_uri(rel):
@@ -177,15 +204,56 @@ def on_files(files, config):
     listing = ["# Source code", "", "Every file the pages link to, with line numbers.", ""]
     for rel in sorted(sources):
         files.append(File.generated(config, page_uri(rel), content=source_page(rel)))
-        listing.append(f"- [{rel}]({rel}.md)")
+        listing.append(f"- [`{rel}`]({rel}.md)")      # code: __init__ is not bold "init"
     files.append(File.generated(config, "code/index.md", content="\n".join(listing) + "\n"))
+    for rel, path in mathjax_files():
+        files.append(File.generated(config, f"{MATHJAX_URI}/{rel}", abs_src_path=str(path)))
+    for page in notebooks.pages():
+        files.append(File.generated(config, f"tutorials/{page.stem}.ipynb",
+                                    content=notebooks.notebook_json(page)))
     return files
+
+
+def notebook_link(markdown, stem):
+    """The page with a line under its title that offers its notebook for download."""
+    title, _, rest = markdown.partition("\n")
+    note = (f'\n\n*This tutorial is also a Jupyter notebook: [{stem}.ipynb]({stem}.ipynb){{: download="{stem}.ipynb" }} '
+            f'(or, in a checkout, `python docs/notebooks.py` writes them all to `notebooks/`).*\n')
+    return title + note + rest
+
+
+def mathjax_files():
+    """(path under javascripts/mathjax/, file) of the MathJax the site serves, from the
+    ``mathjax`` package of the docs extra (MathJax 3's own es5 build)."""
+    try:
+        import mathjax
+    except ImportError:
+        raise PluginError('the docs need MathJax from the docs extra: pip install -e ".[docs]" '
+                          '(it installs the package django-static-mathjax, a copy of MathJax 3)'
+                          ) from None
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    found = []
+    for part in MATHJAX_PARTS:
+        top = es5 / part
+        if not top.exists():
+            raise PluginError(f"the installed MathJax ({es5}) has no {part}; reinstall the docs "
+                              f"extra: pip install -e \".[docs]\"")
+        for path in sorted(top.rglob("*") if top.is_dir() else [top]):
+            if path.is_file():
+                found.append((path.relative_to(es5).as_posix(), path))
+    return found
 
 
 def on_page_markdown(markdown, page, config, files):
     if page.file.src_uri.startswith("code/"):
         return markdown
     here = posixpath.dirname(page.file.src_uri)
+    try:
+        markdown = main_job.substitute(markdown, page.file.src_uri)
+    except ValueError as error:
+        raise PluginError(str(error)) from None
+    if here == "tutorials":
+        markdown = notebook_link(markdown, posixpath.basename(page.file.src_uri)[:-3])
 
     def link(match):
         rel, line = resolve(match.group(1), match.group(2))

@@ -22,7 +22,6 @@ per epoch) and the base learning rate: ``step(...)``, ``cosine(...)``, each with
 optional linear warm-up.
 """
 import math
-import shutil
 import sys
 import time
 
@@ -56,23 +55,43 @@ class Callback:
 
 # ----------------------------------------------------------------------------- progress
 class ProgressBar(Callback):
-    """One line per epoch; on a terminal also a live bar while the epoch runs:
+    """One line per epoch, as Keras prints it, and a live bar while the epoch runs:
 
-        Epoch 3/10 [=======>......] 2048/4000 - loss: 0.2345 - accuracy: 0.9312 - 5120 img/s - ETA 0:03
+        Epoch 3/10 [=======>......] 2048/4000, loss: 0.2345 - accuracy: 0.9312 - 5120 img/s - ETA 0:03
+        Epoch 3/10 - 0.8s - 5120 img/s - loss: 0.2210 - accuracy: 0.9350 - val_loss: ...
 
-    Not on a terminal (a log file, a pipe, CI) the bar stays quiet and only the epoch
-    lines are printed (to ``stream``, default stdout)."""
+    The bar is tqdm's (``tqdm.auto``): a widget in a Jupyter notebook, a text bar on a
+    terminal. Off a terminal (a log file, a pipe, CI) it stays quiet and only the epoch
+    lines are printed (to ``stream``, default stdout). The first run after an install
+    also says when Numba compiles kernels, and how many of the epoch's seconds that took.
+    The logs are read only when the bar redraws (every ``every`` seconds), so on a GPU
+    training does not wait for them at every step."""
 
     def __init__(self, epochs, samples, stream=None, every=0.1):
         self.epochs, self.samples, self.stream, self.every = epochs, samples, stream, every
+        self.bar = None
 
     @property
     def out(self):
         return self.stream or sys.stdout
 
-    @property
-    def live(self):
-        return hasattr(self.out, "isatty") and self.out.isatty()
+    def _new_bar(self, epoch):
+        """The tqdm bar of one epoch: a widget in a notebook, a text bar on a terminal,
+        None (no bar) anywhere else."""
+        options = dict(total=self.samples, desc=f"Epoch {epoch + 1}/{self.epochs}", leave=False,
+                       mininterval=0, bar_format="{desc} [{bar:20}] {n_fmt}/{total_fmt}{postfix}")
+        if self.stream is None:
+            from tqdm.auto import tqdm
+            from tqdm.notebook import tqdm as notebook_tqdm
+            if issubclass(tqdm, notebook_tqdm):          # in Jupyter (IPython's kernel)
+                try:
+                    return tqdm(**options)
+                except ImportError:                      # no ipywidgets: the epoch lines only
+                    return None
+        if hasattr(self.out, "isatty") and self.out.isatty():
+            from tqdm import tqdm
+            return tqdm(file=self.out, ascii=".>=", dynamic_ncols=True, **options)
+        return None
 
     def on_train_begin(self, logs=None):
         from .backend import CompileWatch
@@ -82,43 +101,54 @@ class ProgressBar(Callback):
         self.reported = 0.0
 
     def _compiling(self):
-        self.out.write(("\n" if self.live else "") + "compiling kernels (first run only)...\n")
+        self._write("compiling kernels (first run only)...\n")
+
+    def _write(self, text):
+        """Print a line above the live bar (or just print it when there is none)."""
+        if self.bar is not None:
+            self.bar.clear()
+        self.out.write(text)
         self.out.flush()
+        if self.bar is not None:
+            self.bar.refresh()
+
+    def _close_bar(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def on_train_end(self, logs=None):
+        self._close_bar()
         if getattr(self, "compiles", None) is not None:
             self.compiles.stop()
 
     on_interrupt = on_train_end
 
     def on_epoch_begin(self, epoch):
+        self._close_bar()
         self.start = self.last_draw = time.perf_counter()
-        self.seen = 0
+        self.seen = self.drawn = 0
+        self.bar = self._new_bar(epoch)
 
     def on_batch_end(self, epoch, batch, logs):
         self.seen += logs.get("size", 0)
         now = time.perf_counter()
-        if self.live and (now - self.last_draw >= self.every or self.seen >= self.samples):
+        if self.bar is not None and (now - self.last_draw >= self.every
+                                     or self.seen >= self.samples):
             self.last_draw = now
             rate = self.seen / max(now - self.start, 1e-9)
             eta = (self.samples - self.seen) / max(rate, 1e-9)
-            width = 20
-            done = int(width * self.seen / self.samples)
-            bar = "=" * done + (">" if done < width else "") + "." * (width - done - 1)
-            line = (f"Epoch {epoch + 1}/{self.epochs} [{bar}] {self.seen}/{self.samples} - "
-                    f"{_format_logs(logs)} - {rate:.0f} img/s - ETA {_clock(eta)}")
-            columns = shutil.get_terminal_size((120, 20)).columns
-            self.out.write("\r" + line[:columns - 1].ljust(columns - 1))
-            self.out.flush()
+            self.bar.set_postfix_str(f"{_format_logs(logs)} - {rate:.0f} img/s - ETA "
+                                     f"{_clock(eta)}", refresh=False)
+            self.bar.update(self.seen - self.drawn)
+            self.drawn = self.seen
 
     def on_epoch_end(self, epoch, logs):
+        self._close_bar()
         seconds = time.perf_counter() - self.start
         rate = self.seen / max(seconds, 1e-9)
-        prefix = "\r" if self.live else ""
-        columns = shutil.get_terminal_size((120, 20)).columns if self.live else 0
-        line = (f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {rate:.0f} img/s - "
-                f"{_format_logs(logs)}")
-        self.out.write(prefix + line.ljust(columns - 1) + "\n")
+        self.out.write(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {rate:.0f} img/s - "
+                       f"{_format_logs(logs)}\n")
         compiled = self.compiles.seconds if getattr(self, "compiles", None) else 0.0
         if compiled > getattr(self, "reported", 0.0):
             self.out.write(f"(of which {compiled - self.reported:.1f}s compiling kernels; Numba "

@@ -13,6 +13,7 @@
     minicnn explain runs/mnist/checkpoint.npz --dataset mnist --json explain.json
     minicnn explain --step conv2d        # one op's forward and backward, with the numbers
     minicnn datasets                                          # what is found where
+    minicnn models                                            # the architectures, their inputs
 
 Each data set has a recipe (RECIPES: epochs, batch size, optimiser, learning rate,
 schedule, augmentation); every option overrides its part. ``train`` writes to --out:
@@ -35,6 +36,7 @@ from .data import (DatasetNotFoundError, DownloadError, load_cifar10, load_fashi
                    load_mnist, load_mnist_sample, transforms as T)
 from .data.checks import check_data_file, check_images, to_float_images
 from .layers import Conv2D, Dense, Flatten, MaxPooling2D
+from .zoo.catalog import ARCHITECTURES, canonical_name, command_line_names, size_text
 
 # Per data set: where it comes from, its normalisation, and the training recipe.
 RECIPES = {
@@ -47,6 +49,17 @@ RECIPES = {
     "cifar10": dict(epochs=30, batch_size=64, optimizer="sgd", lr=0.05, schedule="cosine",
                     warmup=1, augment="crop-flip", mean=[0.4914, 0.4822, 0.4465],
                     std=[0.2470, 0.2435, 0.2616]),
+}
+DEFAULT_DATASET = "mnist-sample"         # what `minicnn train MODEL` trains on
+# Per data set: its images (C, H, W) and where they come from, for --help and the checks.
+DATASETS = {
+    "mnist-sample": ((1, 28, 28), "5,000 real MNIST digits inside the package (4,000 to train, "
+                     "1,000 held out); no download"),
+    "mnist": ((1, 28, 28), "full MNIST (60,000 / 10,000) from --data DIR, $MINICNN_DATA or "
+              "--download"),
+    "fashion-mnist": ((1, 28, 28), "Fashion-MNIST (60,000 / 10,000), found as mnist is"),
+    "cifar10": ((3, 32, 32), "CIFAR-10 photos (50,000 / 10,000; --train-batches picks "
+                "some), found as mnist is"),
 }
 CLASS_NAMES = {"cifar10": list(mc.data.CIFAR10_CLASSES),
                "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
@@ -62,11 +75,47 @@ def digits_cnn(size=16):
 
 
 def model_builders():
-    """CLI model names -> builder(num_classes, input_shape): 'lenet' and the zoo's."""
-    builders = {name: getattr(mc.zoo, name) for name in getattr(mc.zoo, "__all__", [])
-                if callable(getattr(mc.zoo, name, None))}
-    builders["lenet"] = mc.zoo.lenet5
-    return builders
+    """CLI model names (each architecture's and its aliases: lenet = lenet5, vgg = vgg16,
+    resnet = resnet18) -> builder(num_classes, input_shape). Only whole networks: the
+    zoo's helpers (basic_block, to_torch_state_dict, ...) are not offered."""
+    return {name: ARCHITECTURES[canonical_name(name)].build for name in command_line_names()}
+
+
+def build_model(name, shape, images):
+    """The architecture ``name`` for 10 classes and images ``shape`` (C, H, W); a network
+    that does not fit the images says which input size it needs."""
+    arch = ARCHITECTURES[canonical_name(name)]
+    arch.check_fits(tuple(shape), images)
+    return arch.build(num_classes=10, input_shape=tuple(shape))
+
+
+def recipe_text(recipe):
+    """'12 epochs, batch 64, adam lr 0.002, cosine schedule, ...' for --help and `models`."""
+    warmup = f" after {recipe['warmup']} warm-up epoch(s)" if recipe["warmup"] else ""
+    momentum = " (Nesterov momentum 0.9)" if recipe["optimizer"] == "sgd" else ""
+    return (f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, {recipe['optimizer']}"
+            f"{momentum} lr "
+            f"{recipe['lr']:g}, {recipe['schedule']} schedule{warmup}, augment "
+            f"{recipe['augment']}")
+
+
+def models_text():
+    """The architectures the commands build and the data sets they train on, with each
+    one's input size and recipe (``minicnn models``, ``minicnn train --help``)."""
+    lines = ["architectures (MODEL; other names in brackets):"]
+    for arch in ARCHITECTURES.values():
+        also = f" ({', '.join(arch.aliases)})" if arch.aliases else ""
+        fits = [d for d, (shape, _) in DATASETS.items() if arch.fits(shape)]
+        lines += [f"  {arch.name + also:22} {arch.about}",
+                  f"  {'':22} {arch.size_text()}; "
+                  + (f"trains on: {', '.join(fits)}" if fits else
+                     "too large for every data set here (use it from Python on larger images)")]
+    lines += ["", "data sets (--dataset) and their recipes (every training option overrides "
+              "its part):"]
+    for name, (shape, about) in DATASETS.items():
+        lines += [f"  {name:22} {size_text(shape)}: {about}",
+                  f"  {'':22} recipe: {recipe_text(RECIPES[name])}"]
+    return "\n".join(lines)
 
 
 def load_dataset(name, data=None, download=False, train_batches=(1, 2, 3, 4, 5)):
@@ -146,7 +195,9 @@ DATA_OPTIONS = dict(limit=None, seed=0, train_batches=[1, 2, 3, 4, 5])
 
 def _train(args):
     resumed = _resume(args) if args.resume else None
-    if resumed is None:
+    if resumed is None:                  # before loading the data: a model too large says so
+        ARCHITECTURES[canonical_name(args.model)].check_fits(DATASETS[args.dataset][0],
+                                                             f"the {args.dataset} images")
         recipe = dict(RECIPES[args.dataset], momentum=None, weight_decay=0.0)
         for key in RECIPE_OPTIONS:
             if getattr(args, key) is not None:
@@ -167,7 +218,7 @@ def _train(args):
     x_train, x_test = normalize(x_train), normalize(x_test)
     if resumed is None:
         mc.manual_seed(args.seed)
-        model = model_builders()[args.model](num_classes=10, input_shape=x_train.shape[1:])
+        model = build_model(args.model, x_train.shape[1:], f"the {args.dataset} images")
         model.compile(optimizer=make_optimizer(recipe["optimizer"], recipe["lr"],
                                                recipe["momentum"], recipe["weight_decay"]),
                       loss="cross_entropy", metrics=["accuracy"])
@@ -248,7 +299,10 @@ def _resume(args):
     conflicts = []
     for option, key, saved in (("model", "model", meta.get("model")),
                                ("--dataset", "dataset", meta.get("dataset"))):
-        if saved is not None and getattr(args, key) != saved:
+        given, same = getattr(args, key), getattr(args, key) == saved
+        if key == "model" and {given, saved} <= set(command_line_names()):
+            same = canonical_name(given) == canonical_name(saved)          # lenet = lenet5
+        if saved is not None and not same:
             conflicts.append(f"{option} {getattr(args, key)} (the run used {saved})")
     for key in RECIPE_OPTIONS:
         given = getattr(args, key)
@@ -486,21 +540,34 @@ def _as_model_batch(x, shape, where):
 
 
 def cmd_summary(args):
-    shape = (3, 32, 32) if args.dataset == "cifar10" else (1, 28, 28)
+    """The model ``minicnn train MODEL --dataset D`` builds (or for --input-shape)."""
+    shape, images = DATASETS[args.dataset][0], f"the {args.dataset} images"
     if args.input_shape:
-        shape = tuple(int(n) for n in args.input_shape.split(","))
-    model_builders()[args.model](num_classes=10, input_shape=shape).summary(
-        batch_size=args.batch_size)
+        shape, images = _shape_option(args.input_shape), f"--input-shape {args.input_shape}"
+    build_model(args.model, shape, images).summary(batch_size=args.batch_size)
     return 0
 
 
+def cmd_models(args):
+    print(models_text())
+    return 0
+
+
+def _shape_option(text):
+    """--input-shape C,H,W -> (C, H, W)."""
+    try:
+        shape = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"--input-shape must be C,H,W (three positive integers, e.g. 1,28,28), "
+                         f"got {text!r}")
+    return shape
+
+
 def explain_builders():
-    """The model_builders() that build a whole model from defaults (not the zoo's helpers
-    such as basic_block or to_torch_state_dict)."""
-    import inspect
-    return {name: b for name, b in model_builders().items()
-            if all(p.default is not p.empty or p.kind is p.VAR_KEYWORD
-                   for p in inspect.signature(b).parameters.values())}
+    """The names ``minicnn explain`` builds a model for (model_builders())."""
+    return model_builders()
 
 
 def cmd_explain(args):
@@ -520,47 +587,50 @@ def cmd_explain(args):
     backend = pick_backend(args.backend)
     if args.batch < 1:
         raise ValueError(f"--batch must be at least 1, got {args.batch}")
-    shape = None
-    if args.input_shape:
-        try:
-            shape = tuple(int(n) for n in args.input_shape.split(","))
-        except ValueError:
-            raise ValueError(f"--input-shape must be C,H,W (integers, e.g. 1,28,28), got "
-                             f"{args.input_shape!r}") from None
+    shape = _shape_option(args.input_shape) if args.input_shape else None
     images = labels = None
-    if args.dataset:
-        name = "mnist-sample" if args.dataset == "mnist" else args.dataset   # a batch is enough
-        _, (images, labels) = load_dataset(name, args.data, args.download, (1,))
+    if args.dataset:                 # the same data as `minicnn train --dataset` (its test set)
+        _, (images, labels) = load_dataset(args.dataset, args.data, args.download, (1,))
     builders = explain_builders()
+    note = ""
     if args.model in builders:
-        kwargs = {"num_classes": 10} if args.dataset else {}
-        if shape or images is not None:
-            kwargs["input_shape"] = shape or images.shape[1:]
-        model, meta = builders[args.model](**kwargs), {}
+        if shape is not None:
+            what = f"--input-shape {args.input_shape}"
+        elif images is not None:
+            shape, what = images.shape[1:], f"the {args.dataset} images"
+        else:                        # as `minicnn train MODEL` builds it, if it fits its data
+            arch = ARCHITECTURES[canonical_name(args.model)]
+            shape, what = DATASETS[DEFAULT_DATASET][0], f"the {DEFAULT_DATASET} images"
+            note = f" ({size_text(shape)}, as `minicnn train {args.model}` builds it)"
+            if not arch.fits(shape):
+                shape = arch.designed_for
+                note = (f" ({size_text(shape)}, {arch.name}'s own input: it needs at least "
+                        f"{arch.min_size}x{arch.min_size})")
+        model, meta = build_model(args.model, shape, what), {}
     elif os.path.isfile(args.model):
         model = mc.load(args.model, compile=False)
         meta = model.checkpoint_metadata or {}
     elif args.model.endswith(".npz") or os.sep in args.model:
         raise FileNotFoundError(f"no checkpoint file {args.model!r}")
     else:
-        raise ValueError(f"unknown model {args.model!r}: give one of {', '.join(sorted(builders))}, "
+        raise ValueError(f"unknown model {args.model!r}: give one of {', '.join(builders)}, "
                          f"or the path of a checkpoint (.npz) written by mc.save or minicnn train")
     rng = np.random.default_rng(args.seed)
     if images is not None:
         pick = rng.choice(len(images), size=min(args.batch, len(images)), replace=False)
-        stats = RECIPES["mnist-sample" if args.dataset == "mnist" else args.dataset]
+        stats = RECIPES[args.dataset]
         normalize = T.Compose([T.ToFloat(), T.Normalize(meta.get("mean", stats["mean"]),
                                                         meta.get("std", stats["std"]))])
         x, y = normalize(images[pick]), labels[pick]
         source = f"{len(pick)} {args.dataset} images" + (
-            " from the embedded sample" if args.dataset in ("mnist", "mnist-sample") else "")
+            " from the embedded sample" if args.dataset == "mnist-sample" else "")
     else:
         shape = shape or getattr(model, "input_shape", None)
         if shape is None or not all(isinstance(n, int) for n in shape):
             raise ValueError(f"the input shape of {args.model!r} is not known: pass "
                              f"--input-shape C,H,W")
         x, y = rng.standard_normal((args.batch,) + tuple(shape)).astype(np.float32), None
-        source = f"random normal input, seed {args.seed}"
+        source = f"random normal input{note}, seed {args.seed}"
     from .explain import explain
     result = explain(model, x, y, train_step=not args.no_train_step, lr=args.lr,
                      warmup=args.warmup, repeats=args.repeats, seed=args.seed,
@@ -644,7 +714,7 @@ def _plot_misclassified_command(args, plot):
 
 
 def _plot_im2col_command(args, plot):
-    out = args.out or "im2col.png"
+    out = args.out or os.path.abspath("im2col.png")      # no run folder: the current one
     return plot.im2col_unrolling(out, args.input_shape, args.kernel_size, args.stride,
                                  args.padding), ""
 
@@ -682,7 +752,9 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="minicnn", description="Train, evaluate and inspect "
                                      "CNNs written in readable NumPy.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    models = sorted(model_builders())
+    models = list(model_builders())
+    model_help = ("architecture: " + ", ".join(models) + " (lenet = lenet5, vgg = vgg16, resnet "
+                  "= resnet18; each one's input size: `minicnn models`)")
 
     def data_options(p, dataset_default=None):
         p.add_argument("--dataset", choices=sorted(RECIPES), default=dataset_default,
@@ -693,8 +765,11 @@ def build_parser():
         p.add_argument("--backend", help="numpy, numba or cupy (an NVIDIA GPU; needs the gpu "
                        "extra); default: the fastest CPU backend available")
 
-    p = commands.add_parser("train", help="train a model and save a checkpoint")
-    p.add_argument("model", choices=models, help="architecture")
+    p = commands.add_parser("train", help="train a model and save a checkpoint",
+                            description="Train MODEL on --dataset with that data set's recipe "
+                            "(each option below overrides its part) and save a checkpoint.",
+                            epilog=models_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", choices=models, metavar="MODEL", help=model_help)
     data_options(p, "mnist-sample")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, dest="batch_size")
@@ -733,9 +808,12 @@ def build_parser():
                    "(default: %(default)s)")
     p.set_defaults(run=cmd_predict)
 
-    p = commands.add_parser("summary", help="print a model's layers and weights")
-    p.add_argument("model", choices=models)
-    p.add_argument("--dataset", choices=sorted(RECIPES), default="mnist-sample")
+    p = commands.add_parser("summary", help="print a model's layers and weights",
+                            description="The layers and weights of the model that `minicnn "
+                            "train MODEL --dataset D` builds.")
+    p.add_argument("model", choices=models, metavar="MODEL", help=model_help)
+    p.add_argument("--dataset", choices=sorted(RECIPES), default=DEFAULT_DATASET,
+                   help="build the model for these images (default: %(default)s)")
     p.add_argument("--input-shape", help="C,H,W (default: from --dataset)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="also estimate each layer's memory, and a training step's, for a "
@@ -745,16 +823,19 @@ def build_parser():
     p = commands.add_parser("explain", help="each layer's shapes, cost and times, and what "
                             "one training step does inside it")
     p.add_argument("model", metavar="MODEL", nargs="?",
-                   help=f"a model name ({', '.join(sorted(explain_builders()))}) "
+                   help=f"a model name ({', '.join(explain_builders())}) "
                    "or a checkpoint .npz written by mc.save / minicnn train")
     from .stepthrough import STEPS
     p.add_argument("--step", choices=STEPS, metavar="OP", help="instead of a model: print one "
                    "op's forward and backward on a tiny input with the actual numbers, as in "
                    f"the docs' worked examples ({', '.join(STEPS)})")
     p.add_argument("--batch", type=int, default=8, help="samples in the batch (default: %(default)s)")
-    p.add_argument("--input-shape", dest="input_shape", help="C,H,W (default: the model's own)")
+    p.add_argument("--input-shape", dest="input_shape", help="C,H,W (default: a checkpoint's "
+                   "own; for a model name, the images `minicnn train MODEL` trains on, "
+                   f"{DEFAULT_DATASET}'s 1,28,28, or the model's own size if it needs more)")
     p.add_argument("--dataset", choices=sorted(RECIPES), help="real images and labels instead "
-                   "of random input (mnist: the embedded sample)")
+                   "of random input, from the data set's test images (as for `minicnn train`: "
+                   "mnist is full MNIST, mnist-sample the embedded sample)")
     p.add_argument("--data", metavar="DIR", help="folder with the data files")
     p.add_argument("--download", action="store_true", help="fetch missing files")
     p.add_argument("--backend", help="numpy, numba or cupy (an NVIDIA GPU; needs the gpu "
@@ -768,6 +849,10 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="for the input, the batch and the labels")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     p.set_defaults(run=cmd_explain)
+
+    p = commands.add_parser("models", help="the architectures: each one's input size, the "
+                            "data sets it fits, and each data set's recipe")
+    p.set_defaults(run=cmd_models)
 
     p = commands.add_parser("datasets", help="where each data set is found")
     p.add_argument("--data", metavar="DIR")
@@ -810,7 +895,7 @@ def build_parser():
     data_options(q)
     q.add_argument("--count", type=_positive_int, default=16, help="images to show (default: 16)")
     q = picture("im2col", _plot_im2col_command, "how im2col unrolls a small input into the "
-                "columns conv2d multiplies", "im2col.png")
+                "columns conv2d multiplies", "im2col.png in the current folder")
     q.add_argument("--input-shape", type=_ints, default=(1, 4, 4), dest="input_shape",
                    metavar="C,H,W", help="(default: 1,4,4)")
     q.add_argument("--kernel-size", type=_ints, default=2, dest="kernel_size", metavar="K",

@@ -182,7 +182,8 @@ class TrainingAPI:
         callbacks  minicnn.callbacks objects (EarlyStopping, ModelCheckpoint, schedules)
         transform  augmentation for training batches: fn(x_batch, rng) -> x_batch, with
                    rng a Generator seeded from (seed, epoch, batch)
-        verbose    1: a line per epoch (and a live bar on a terminal), 0: silent
+        verbose    1: a line per epoch (and a live bar in a notebook or on a terminal),
+                   0: silent
         resume     a checkpoint path, or True for the state ``mc.load`` read: continue that
                    run where it stopped (same seed, same batches; the result equals the
                    uninterrupted run's)

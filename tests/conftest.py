@@ -49,3 +49,27 @@ def pytest_report_header(config):
     return (f"minicnn backend: {minicnn.get_backend()} (MINICNN_BACKEND="
             f"{os.environ.get('MINICNN_BACKEND', '<unset>')}; available: "
             f"{', '.join(minicnn.available_backends())})")
+
+
+# -- the docs site, built once per run (tests/test_docs.py, tests/test_site.py). With
+# MINICNN_SITE_DIR set, the site already built there is checked instead: .ci/run builds
+# it in a venv that has only the docs extra and checks it with tests/test_site.py.
+@pytest.fixture(scope="session")
+def docs_site(tmp_path_factory):
+    import subprocess
+    import sys
+    from pathlib import Path
+    given = os.environ.get("MINICNN_SITE_DIR")
+    if given:
+        site = Path(given)
+        assert (site / "index.html").is_file(), f"MINICNN_SITE_DIR={given} holds no built site"
+        return site
+    site = tmp_path_factory.mktemp("site")
+    repo = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
+                             str(repo / "mkdocs.yml"), "-d", str(site)], capture_output=True,
+                            text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"),
+                            timeout=600)
+    assert result.returncode == 0, (f"mkdocs build --strict failed:\n{result.stdout}\n"
+                                    f"{result.stderr}")
+    return site

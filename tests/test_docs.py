@@ -40,11 +40,8 @@ def mkdocs_build(config, site_dir):
 
 # ----------------------------------------------------------------------------- (a) the build
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    site_dir = tmp_path_factory.mktemp("site")
-    result = mkdocs_build(REPO / "mkdocs.yml", site_dir)
-    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stdout}\n{result.stderr}"
-    return site_dir
+def site(docs_site):
+    return docs_site              # built once per run (tests/conftest.py)
 
 
 def page_html(site, name):

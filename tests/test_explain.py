@@ -260,9 +260,14 @@ def test_cli_explains_lenet_and_writes_json(tmp_path, capsys, keep_backend):
     assert main(["explain", "lenet", "--batch", "3", "--repeats", "1", "--backend",
                  keep_backend, "--json", str(path)]) == 0
     out = capsys.readouterr().out
-    assert 'Explain "lenet5"' in out and "random normal input" in out and "25 x 784" in out
+    # the LeNet that `minicnn train lenet` trains: 28x28 digits, 24 x 24 = 576 windows
+    assert 'Explain "lenet5"' in out and "random normal input (1x28x28, as `minicnn train " \
+        "lenet` builds it)" in out and "25 x 576" in out
     data = json.loads(path.read_text())
-    assert data["total_params"] == 61_706 and data["total_macs"] == 416_520
+    assert data["total_params"] == 44_426 and data["total_macs"] == 281_640
+    assert main(["explain", "alexnet", "--batch", "1", "--no-train-step", "--repeats", "1",
+                 "--warmup", "0", "--backend", keep_backend]) == 0
+    assert "(3x224x224, alexnet's own input: it needs at least 63x63)" in capsys.readouterr().out
     assert data["batch_size"] == 3 and data["train_step"] and data["backend"] == keep_backend
 
 
@@ -272,10 +277,10 @@ def test_cli_explains_a_checkpoint_on_real_images(tmp_path, capsys, keep_backend
     path = tmp_path / "lenet.npz"
     mc.save(model, path)
     out_json = tmp_path / "out.json"
-    assert main(["explain", str(path), "--dataset", "mnist", "--batch", "5", "--repeats", "1",
+    assert main(["explain", str(path), "--dataset", "mnist-sample", "--batch", "5", "--repeats", "1",
                  "--backend", keep_backend, "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
-    assert "5 mnist images from the embedded sample" in out and "given labels" in out
+    assert "5 mnist-sample images from the embedded sample" in out and "given labels" in out
     data = json.loads(out_json.read_text())
     assert data["layers"][0]["input_shape"] == [1, 28, 28]
     assert data["total_params"] == model.count_params()

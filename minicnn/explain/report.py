@@ -144,6 +144,13 @@ class Explanation:
     def __str__(self):
         return self.to_text()
 
+    def _ipython_display_(self):
+        """In Jupyter: the tables (once: not again after ``model.explain`` printed them)."""
+        if not getattr(self, "printed", False):
+            from ..display import rich
+            from IPython.display import display
+            display(rich(self.to_text()), raw=True)
+
 
 def _jsonable(value):
     if isinstance(value, dict):

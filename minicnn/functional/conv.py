@@ -2,10 +2,10 @@
 
 The idea (Chellapilla et al. 2006; CS231n; Chainer's ``conv.py``): copy every
 receptive field of the input into a column, so the convolution becomes one matrix
-product per group:
+product per group (output pixel (u, v), kernel tap (i, j), stride s, dilation d):
 
-    cols[n, c, i, j, y, x] = x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
-    out[n, o, y, x]        = sum_{c, i, j} W[o, c, i, j] * cols[n, c, i, j, y, x] + b[o]
+    cols[n, c, i, j, u, v] = x_pad[n, c, u*s_h + i*d_h, v*s_w + j*d_w]
+    out[n, o, u, v]        = sum_{c, i, j} W[o, c, i, j] * cols[n, c, i, j, u, v] + b[o]
 
 Backward is the same two products read the other way, and ``col2im`` adds every
 column's gradient back onto the pixel it was copied from.
@@ -22,21 +22,22 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1, pad_value=0):
     ``normalize_padding`` accepts.  Returns cols of shape (N, C, kh, kw, H_out, W_out)
     with H_out = (H + p_top + p_bottom - d_h (kh - 1) - 1) // s_h + 1 (same for W):
 
-        cols[n, c, i, j, y, x] = x_pad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
+        cols[n, c, i, j, u, v] = x_pad[n, c, u*s_h + i*d_h, v*s_w + j*d_w]
     """
     xp = array_module(x)
     kh, kw = pair(kernel_size, "kernel_size")
     sh, sw = pair(stride, "stride")
-    dh, dw = pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = normalize_padding(padding, (kh, kw), (sh, sw), (dh, dw), x.shape[2:])
-    n, c, h, w = x.shape
-    h_out, w_out = window_output_shape((h, w), (kh, kw), (sh, sw), ((pt, pb), (pl, pr)), (dh, dw))
+    d_h, d_w = pair(dilation, "dilation")
+    (pt, pb), (pl, pr) = normalize_padding(padding, (kh, kw), (sh, sw), (d_h, d_w), x.shape[2:])
+    n, c, h_in, w_in = x.shape
+    h_out, w_out = window_output_shape((h_in, w_in), (kh, kw), (sh, sw), ((pt, pb), (pl, pr)),
+                                       (d_h, d_w))
     x_pad = xp.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
     cols = xp.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
     for i in range(kh):                   # one strided slice per kernel offset (i, j)
-        top = i * dh
+        top = i * d_h
         for j in range(kw):
-            left = j * dw
+            left = j * d_w
             cols[:, :, i, j] = x_pad[:, :, top:top + sh * (h_out - 1) + 1:sh,
                                      left:left + sw * (w_out - 1) + 1:sw]
     return cols
@@ -47,24 +48,24 @@ def col2im(cols, x_shape, stride=1, padding=0, dilation=1):
 
     cols: (N, C, kh, kw, H_out, W_out).  Returns an array of shape x_shape = (N, C, H, W):
 
-        x[n, c, y*s_h + i*d_h - p_top, x*s_w + j*d_w - p_left] += cols[n, c, i, j, y, x]
+        x[n, c, u*s_h + i*d_h - p_top, v*s_w + j*d_w - p_left] += cols[n, c, i, j, u, v]
 
     (entries that land in the padding are dropped). Overlapping windows add up.
     """
     xp = array_module(cols)
     n, c, kh, kw, h_out, w_out = cols.shape
     sh, sw = pair(stride, "stride")
-    dh, dw = pair(dilation, "dilation")
-    (pt, pb), (pl, pr) = normalize_padding(padding, (kh, kw), (sh, sw), (dh, dw), x_shape[2:])
-    h, w = x_shape[2:]
-    x_pad = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    d_h, d_w = pair(dilation, "dilation")
+    (pt, pb), (pl, pr) = normalize_padding(padding, (kh, kw), (sh, sw), (d_h, d_w), x_shape[2:])
+    h_in, w_in = x_shape[2:]
+    x_pad = xp.zeros((n, c, h_in + pt + pb, w_in + pl + pr), dtype=cols.dtype)
     for i in range(kh):
-        top = i * dh
+        top = i * d_h
         for j in range(kw):
-            left = j * dw
+            left = j * d_w
             x_pad[:, :, top:top + sh * (h_out - 1) + 1:sh,
                   left:left + sw * (w_out - 1) + 1:sw] += cols[:, :, i, j]
-    return x_pad[:, :, pt:pt + h, pl:pl + w]
+    return x_pad[:, :, pt:pt + h_in, pl:pl + w_in]
 
 
 class Conv2d(Function):
@@ -79,7 +80,7 @@ class Conv2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, w, b):
-        n, c, h, wd = x.shape
+        n = x.shape[0]
         o, c_g, kh, kw = w.shape
         g = self.groups
         cols = im2col(x, (kh, kw), self.stride, self.padding, self.dilation)
@@ -107,7 +108,7 @@ class Conv2d(Function):
             dw = (dout_g @ self.cols.swapaxes(-1, -2)).sum(axis=0)        # dW_g = sum_n dOut_g cols_g^T
             dw = dw.reshape(w.shape)
         if self.needs_input_grad[2]:
-            db = dout.sum(axis=(0, 2, 3))                                  # db[o] = sum_{n,y,x} dOut
+            db = dout.sum(axis=(0, 2, 3))                                  # db[o] = sum_{n,u,v} dOut
         return dx, dw, db
 
 

@@ -71,8 +71,12 @@ class Model(Module, TrainingAPI):
         from ..explain import explain
         result = explain(self, x, y, train_step=train_step, lr=lr, warmup=warmup,
                          repeats=repeats, seed=seed)
-        if print_fn is not None:
+        if print_fn is print:                  # in Jupyter: one block that keeps its columns
+            from ..display import show
+            show(result.to_text())
+        elif print_fn is not None:
             print_fn(result.to_text())
+        result.printed = print_fn is not None
         return result
 
     def get_layer(self, name):

@@ -38,6 +38,7 @@ NumPy's short-lived temporaries are not counted: treat it as a lower bound.
 import math
 from dataclasses import dataclass
 
+from ..display import Report, show
 from ..backend import get_backend
 from ..tensor import get_default_dtype
 from .graph import GraphModel, macs_of
@@ -194,7 +195,8 @@ def estimate_memory(model, batch_size, calls=None):
 
 
 def summary(model, line_length=None, print_fn=print, batch_size=None):
-    """Print the table line by line with ``print_fn`` (None: don't print); return it.
+    """Print the table line by line with ``print_fn`` (None: don't print); return it (a
+    str; in Jupyter it is shown once, as a block that keeps its columns).
     ``batch_size``: add each layer's memory for a batch of that size and the estimate of
     a training step (``estimate_memory``)."""
     model._require_built("summary")
@@ -233,7 +235,11 @@ def summary(model, line_length=None, print_fn=print, batch_size=None):
               f"Non-trainable params: {total - trainable:,}",
               f"Total MACs: {total_macs} (multiply-adds per sample, forward pass)"]
     lines += (memory.lines() if memory is not None else []) + ["_" * width]
-    if print_fn is not None:
+    report = Report("\n".join(lines))
+    if print_fn is print:                      # in Jupyter: one block that keeps its columns
+        show(report)
+    elif print_fn is not None:
         for text in lines:
             print_fn(text)
-    return "\n".join(lines)
+    report.printed = print_fn is not None
+    return report

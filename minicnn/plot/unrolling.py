@@ -3,12 +3,13 @@
 The matrix drawn is what ``minicnn.functional.conv.im2col`` returns for the input,
 reshaped exactly as ``Conv2d.forward`` reshapes it before the matrix product:
 
-    cols[c, i, j, y, x] = x_pad[c, y*s + i, x*s + j]      (im2col, one sample)
-    cols.reshape(C*kh*kw, H_out*W_out)                   row (c, i, j), column (y, x)
+    cols[c, i, j, u, v] = x_pad[c, u*s + i, v*s + j]      (im2col, one sample)
+    cols.reshape(C*kh*kw, H_out*W_out)                   row (c, i, j), column (u, v)
+
+The kernel's taps are drawn as w1, w2, ... (row by row), the entries of W[o] that
+multiply each row of the matrix; b[o] is the bias.
     out = W.reshape(O, C*kh*kw) @ cols                   then reshaped to (O, H_out, W_out)
 """
-import string
-
 import numpy as np
 
 from ..functional.conv import im2col
@@ -17,7 +18,7 @@ from ._figure import pyplot, save
 
 MAX_PIXELS = 64
 MAX_COLUMNS = 49
-LETTERS = string.ascii_lowercase
+MAX_TAPS = 26
 
 
 def im2col_matrix(input_shape=(1, 4, 4), kernel_size=2, stride=1, padding=0):
@@ -46,9 +47,9 @@ def draw_im2col_unrolling(input_shape=(1, 4, 4), kernel_size=2, stride=1, paddin
     c, h, w = x.shape
     taps, positions = matrix.shape
     (kh, kw), (sh, sw) = pair(kernel_size, "kernel_size"), pair(stride, "stride")
-    if positions > MAX_COLUMNS or taps > len(LETTERS):
+    if positions > MAX_COLUMNS or taps > MAX_TAPS:
         raise ValueError(f"im2col_unrolling: the matrix would be {taps}x{positions}, too big to "
-                         f"read; use a smaller input or kernel (at most {len(LETTERS)} rows, "
+                         f"read; use a smaller input or kernel (at most {MAX_TAPS} rows, "
                          f"{MAX_COLUMNS} columns)")
     (pt, pb), (pl, pr) = normalize_padding(padding, (kh, kw), (sh, sw), (1, 1), (h, w))
     x_pad = np.pad(x, ((0, 0), (pt, pb), (pl, pr)))             # as im2col pads: zeros
@@ -75,14 +76,14 @@ def draw_im2col_unrolling(input_shape=(1, 4, 4), kernel_size=2, stride=1, paddin
         ax.set_title(f"{channel}input x ({c}x{h}x{w}){padded}", fontsize=9)
         ax.set_xlabel("column"), ax.set_ylabel("row")
         for k in range(outlined):
-            y, xx = divmod(k, w_out)
-            _outline(ax, xx * sw - 0.5, y * sh - 0.5, kw, kh, k)
+            u, v = divmod(k, w_out)
+            _outline(ax, v * sw - 0.5, u * sh - 0.5, kw, kh, k)
         ax = fig.add_subplot(grid[ch, 1])
         ax.imshow(np.zeros((kh, kw)), cmap="Greys", vmin=0, vmax=1, origin="upper")
         for i in range(kh):
             for j in range(kw):
-                ax.text(j, i, LETTERS[(ch * kh + i) * kw + j], ha="center", va="center",
-                        fontsize=12, fontweight="bold")
+                ax.text(j, i, _tap((ch * kh + i) * kw + j), ha="center", va="center",
+                        fontsize=11, fontweight="bold")
         ax.set_xticks(range(kw)), ax.set_yticks(range(kh))
         ax.set_xticks(np.arange(-0.5, kw), minor=True)
         ax.set_yticks(np.arange(-0.5, kh), minor=True)
@@ -96,18 +97,18 @@ def draw_im2col_unrolling(input_shape=(1, 4, 4), kernel_size=2, stride=1, paddin
     _cell_grid(ax, taps, positions)
     for k in range(outlined):
         _outline(ax, k - 0.5, -0.5, 1, taps, k)
-    ax.set_xticks(range(positions), [f"({y},{xx})" for y in range(h_out) for xx in range(w_out)],
+    ax.set_xticks(range(positions), [f"({u},{v})" for u in range(h_out) for v in range(w_out)],
                   rotation=90, fontsize=8)
-    ax.set_yticks(range(taps), [f"{LETTERS[r]} = ({r // (kh * kw)},{r // kw % kh},{r % kw})"
+    ax.set_yticks(range(taps), [f"{_tap(r)} = ({r // (kh * kw)},{r // kw % kh},{r % kw})"
                                 for r in range(taps)], fontsize=8)
-    ax.set_xlabel("column = output position (y, x)")
+    ax.set_xlabel("column = output position (u, v)")
     ax.set_title(f"im2col matrix cols, ({c}*{kh}*{kw}, {h_out}*{w_out}) = ({taps}, {positions})\n"
-                 f"row = kernel tap (c, i, j), column = output position (y, x)", fontsize=9)
+                 f"row = kernel tap (c, i, j), column = output position (u, v)", fontsize=9)
     sums = [f"out[o, {k // w_out}, {k % w_out}] = " + _dot(matrix[:, k]) + " + b[o]"
             for k in range(outlined)]
     fig.suptitle(f"im2col: kernel {kh}x{kw}, stride {_text(sh, sw)}, padding "
                  f"{_text(pt, pl) if (pt, pl) == (pb, pr) else ((pt, pb), (pl, pr))}:  "
-                 f"cols[(c,i,j), (y,x)] = x_pad[c, y*{sh}+i, x*{sw}+j]\n"
+                 f"cols[(c,i,j), (u,v)] = x_pad[c, u*{sh}+i, v*{sw}+j]\n"
                  f"conv2d: out = W.reshape(O, {taps}) @ cols, reshaped to (O, {h_out}, {w_out})",
                  fontsize=10, y=1.02)
     fig.text(0.5, 0.0, "outlined:   " + "     ".join(sums), ha="center", va="top", fontsize=10)
@@ -123,9 +124,14 @@ def _outline(ax, left, top, width, height, k):
                            linewidth=2.5, zorder=3))
 
 
+def _tap(r):
+    """The name of the kernel tap of matrix row r: w1, w2, ..."""
+    return f"w{r + 1}"
+
+
 def _dot(column):
-    """'a*1 + b*2 + ...' for one im2col column (padding entries shown as 0)."""
-    terms = [f"{LETTERS[r]}*{int(v)}" for r, v in enumerate(column)]
+    """'w1*1 + w2*2 + ...' for one im2col column (padding entries shown as 0)."""
+    terms = [f"{_tap(r)}*{int(v)}" for r, v in enumerate(column)]
     return " + ".join(terms if len(terms) <= 9 else terms[:4] + ["..."] + terms[-2:])
 
 
