@@ -154,11 +154,14 @@ def one_step(theirs, ours, optimizer_pair, x, y, loss="sparse_categorical_crosse
 
 
 def assert_steps_agree(before, after_theirs, after_ours, lr):
-    """The updates agree to float32 rounding of the gradients: within 1e-3 of a step of
-    size lr, where a weight moved."""
+    """The updates agree to float32 rounding of the gradients: within 1e-2 of a step of
+    size lr, where a weight moved. (Adam and RMSprop divide by sqrt(v): where a gradient is
+    near 0, the order the frameworks add its terms in moves the step by a few 1e-3 lr (seen:
+    3.4e-3 lr on 1 of 450 weights); the epsilon rules this tells apart differ by up to
+    0.9 lr.)"""
     for w0, wt, wo in zip(before, after_theirs, after_ours):
         assert not np.array_equal(w0, wt)
-        np.testing.assert_allclose(wo - w0, wt - w0, rtol=0, atol=lr * 2e-3)
+        np.testing.assert_allclose(wo - w0, wt - w0, rtol=0, atol=lr * 1e-2)
 
 
 @pytest.mark.parametrize("name", ["sgd_momentum", "adam", "rmsprop"])
@@ -279,7 +282,9 @@ def test_batch_norm_moving_statistics_follow_keras_rule(data_format):
     ours.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(theirs.get_weights(), ours.get_weights()):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-5,
+    # after a step, float32 rounding of the two frameworks' sums compounds (seen: 1.5e-5
+    # relative); the biased and unbiased variance rules differ by 2e-4 to 6e-3
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-4,
                                atol=1e-6)
 
 
