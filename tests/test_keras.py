@@ -1,5 +1,5 @@
-"""minicnn.keras against real Keras 3 (on the torch backend): the seed notebooks' cells
-run verbatim in both, only their import lines changed, and the two agree on summaries'
+"""minicnn.keras against real Keras 3 (on the torch backend): the notebook cells of
+docs/tutorials/keras.md (LeNet, AlexNet, VGG-16, GoogLeNet) run verbatim in both, only their import lines changed, and the two agree on summaries'
 shapes and counts, on outputs with Keras' weights transplanted (get_weights /
 set_weights), and on one optimiser step (SGD with momentum, Adam, RMSprop) and the
 moving statistics of BatchNormalization after it.
@@ -60,6 +60,69 @@ model = Sequential([
 ])
 model.compile(optimizer=SGD(learning_rate=0.01, momentum=0.9),
               loss='categorical_crossentropy', metrics=['accuracy'])
+model.summary()
+'''
+
+VGG16 = '''
+import keras
+from keras.models import Sequential
+from keras.layers import Conv2D, MaxPooling2D, Flatten, Dense, Dropout
+
+keras.backend.clear_session()
+model = Sequential()
+model.add(Conv2D(64, (3, 3), padding='same', activation='relu', input_shape=(224, 224, 3)))
+model.add(Conv2D(64, (3, 3), padding='same', activation='relu'))
+model.add(MaxPooling2D((2, 2), strides=(2, 2)))
+for filters, convs in [(128, 2), (256, 3), (512, 3), (512, 3)]:
+    for _ in range(convs):
+        model.add(Conv2D(filters, (3, 3), padding='same', activation='relu'))
+    model.add(MaxPooling2D((2, 2), strides=(2, 2)))
+model.add(Flatten())
+model.add(Dense(4096, activation='relu'))
+model.add(Dropout(0.5))
+model.add(Dense(4096, activation='relu'))
+model.add(Dropout(0.5))
+model.add(Dense(1000, activation='softmax'))
+model.summary()
+'''
+
+GOOGLENET = '''
+import keras
+from keras import layers
+from keras.models import Model
+
+def inception(x, f1, f3_reduce, f3, f5_reduce, f5, pool_proj):
+    branch1 = layers.Conv2D(f1, (1, 1), padding='same', activation='relu')(x)
+    branch3 = layers.Conv2D(f3_reduce, (1, 1), padding='same', activation='relu')(x)
+    branch3 = layers.Conv2D(f3, (3, 3), padding='same', activation='relu')(branch3)
+    branch5 = layers.Conv2D(f5_reduce, (1, 1), padding='same', activation='relu')(x)
+    branch5 = layers.Conv2D(f5, (5, 5), padding='same', activation='relu')(branch5)
+    pool = layers.MaxPooling2D((3, 3), strides=(1, 1), padding='same')(x)
+    pool = layers.Conv2D(pool_proj, (1, 1), padding='same', activation='relu')(pool)
+    return layers.concatenate([branch1, branch3, branch5, pool], axis=-1)
+
+keras.backend.clear_session()
+inputs = layers.Input(shape=(224, 224, 3))
+x = layers.Conv2D(64, (7, 7), strides=(2, 2), padding='same', activation='relu')(inputs)
+x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')(x)
+x = layers.Conv2D(64, (1, 1), padding='same', activation='relu')(x)
+x = layers.Conv2D(192, (3, 3), padding='same', activation='relu')(x)
+x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')(x)
+x = inception(x, 64, 96, 128, 16, 32, 32)        # 3a
+x = inception(x, 128, 128, 192, 32, 96, 64)      # 3b
+x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')(x)
+x = inception(x, 192, 96, 208, 16, 48, 64)       # 4a
+x = inception(x, 160, 112, 224, 24, 64, 64)      # 4b
+x = inception(x, 128, 128, 256, 24, 64, 64)      # 4c
+x = inception(x, 112, 144, 288, 32, 64, 64)      # 4d
+x = inception(x, 256, 160, 320, 32, 128, 128)    # 4e
+x = layers.MaxPooling2D((3, 3), strides=(2, 2), padding='same')(x)
+x = inception(x, 256, 160, 320, 32, 128, 128)    # 5a
+x = inception(x, 384, 192, 384, 48, 128, 128)    # 5b
+x = layers.GlobalAveragePooling2D()(x)
+x = layers.Dropout(0.4)(x)
+outputs = layers.Dense(1000, activation='softmax')(x)
+model = Model(inputs, outputs, name='googlenet')
 model.summary()
 '''
 
@@ -232,6 +295,39 @@ def test_alexnet_seed_cell_agrees_and_trains_one_step():
     ours.fit(x, one_hot, batch_size=2, epochs=1, shuffle=False, verbose=0)
     for w0, wt, wo in zip(before, theirs.get_weights(), ours.get_weights()):
         np.testing.assert_allclose(wo - w0, wt - w0, rtol=0, atol=0.01 * 2e-3)
+
+
+@pytest.mark.parametrize("cell", ["VGG16", "GOOGLENET"])
+def test_vgg_and_googlenet_cells_agree(cell):
+    """Layer by layer (a functional model's layers in Keras' order), counts, weights
+    transplanted in Keras' order, and the prediction for one 224x224 image."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = run_cell(globals()[cell], mine=False)[0]["model"]
+    ours, printed = run_cell(globals()[cell], mine=True)
+    ours = ours["model"]
+    assert layer_table(ours, True) == layer_table(theirs, False)
+    assert ours.count_params() == theirs.count_params()
+    rows = [line.split(" ")[0] for line in printed.splitlines()
+            if " (" in line and not line.startswith("Layer (type)")]
+    assert rows[:len(theirs.layers)] == [layer.name for layer in theirs.layers]
+    transplant(theirs, ours)
+    x = images((224, 224, 3), n=1, seed=7)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x, verbose=0), rtol=1e-4,
+                               atol=1e-7)
+
+
+def test_the_tutorial_shows_these_cells():
+    """docs/tutorials/keras.md shows each cell above with its imports changed, so what
+    the page says runs in both is what this file runs."""
+    from pathlib import Path
+    page = (Path(__file__).parents[1] / "docs" / "tutorials" / "keras.md").read_text()
+    blocks = [block.split("\n", 1)[1] for block in page.split("```python")[1:]]
+    blocks = ["\n".join(line for line in block.split("```")[0].splitlines()
+                        if "markdown-exec: hide" not in line) for block in blocks]
+    for cell in (LENET, ALEXNET, VGG16, GOOGLENET):
+        assert to_minicnn_imports(cell).strip() in [b.strip() for b in blocks]
 
 
 SMALL_BN = '''

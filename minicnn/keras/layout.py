@@ -202,7 +202,7 @@ class KerasLayer:
                 value = value.transpose(np.argsort(self.keras_layouts[name]))
             if value.shape != p.shape:
                 expected = p.shape if name not in self.keras_layouts else tuple(
-                    np.array(p.shape)[list(self.keras_layouts[name])])
+                    int(n) for n in np.array(p.shape)[list(self.keras_layouts[name])])
                 raise ValueError(f"set_weights: {self.describe()}'s {name} has shape "
                                  f"{tuple(expected)} (Keras' layout), got "
                                  f"{tuple(np.shape(weights[len(arrays)]))}")

@@ -224,7 +224,49 @@ class GraphModel(Model, _graph.GraphModel):
     def __init__(self, inputs, outputs, name=None, **kwargs):
         from ..layers.module import unique_name
         super().__init__(inputs, outputs, name=name or unique_name("functional"), **kwargs)
+        self._graph_layers = keras_layer_order(self.outputs)
         self._check_layouts(self.layers)
+
+
+def keras_layer_order(outputs):
+    """The layers of a graph in Keras' order (its ``model.layers``, hence the order of
+    ``get_weights`` and of ``summary``), as keras.src.ops.function.map_graph sorts them:
+
+    - a node's depth is its longest path to an output (a layer's: the most of its nodes');
+    - layers go deepest first (the Input, then what reads it, ...);
+    - layers of one depth go in the order a depth-first walk from the outputs (each
+      node's parents in the order given) first meets them.
+
+    minicnn evaluates the graph in an order of its own (GraphModel._nodes); only the
+    listing follows Keras', so that Keras' weights transplant layer by layer.
+    """
+    first_seen, finished, walk = {}, set(), []       # walk: each node after its parents
+    for output in outputs:
+        stack = [(output, None)]
+        while stack:
+            node, parents = stack.pop()
+            if parents is None:
+                if id(node) in finished:
+                    continue
+                first_seen.setdefault(id(node.layer), len(first_seen))
+                parents = iter(node.parents)
+            parent = next(parents, None)
+            if parent is None:
+                finished.add(id(node))
+                walk.append(node)
+                continue
+            stack.append((node, parents))
+            if id(parent) not in finished:
+                stack.append((parent, None))
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(walk):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        node_depth[id(node)] = layer_depth[id(node.layer)] = depth
+        layers[id(node.layer)] = node.layer
+        for parent in node.parents:
+            node_depth[id(parent)] = max(depth + 1, node_depth.get(id(parent), 0))
+    return sorted(layers.values(), key=lambda layer: (-layer_depth[id(layer)],
+                                                      first_seen[id(layer)]))
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

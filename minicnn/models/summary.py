@@ -67,7 +67,11 @@ def _calls(model):
     shapes are per sample (None where a subclassed model has not run yet)."""
     if isinstance(model, GraphModel):
         calls, seen = [], set()
-        for node, in_shape in model.nodes():
+        # rows in the order of model.layers (Keras' order in minicnn.keras), a shared
+        # layer's calls together
+        rank = {id(layer): i for i, layer in enumerate(model.layers)}
+        for node, in_shape in sorted(model.nodes(),
+                                     key=lambda call: rank.get(id(call[0].layer), -1)):
             calls.append((f"{node.name} ({type(node.layer).__name__})", node.layer, in_shape,
                           node.sample_shape, id(node.layer) not in seen,
                           ", ".join(p.name for p in node.parents)))

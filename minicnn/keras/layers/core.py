@@ -218,6 +218,16 @@ class Add(KerasLayer, layers.Add):
         super().__init__(**self._keras_options(kwargs, ("name",)))
 
 
+def concatenate(inputs, axis=-1, **kwargs):
+    """Keras' functional form: ``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def add(inputs, **kwargs):
+    """Keras' functional form: ``Add(**kwargs)(inputs)``."""
+    return Add(**kwargs)(inputs)
+
+
 class InputLayer(KerasLayer, layers.InputLayer):
     """Keras' InputLayer(shape=None, batch_size=None, dtype=None, name=None): one
     sample's shape in Keras' order, (32, 32, 3) in channels_last."""
