@@ -80,12 +80,12 @@ def im2col_wide(x_pad, kh, kw, dh, dw, h_out, w_out):
         ci = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
-        row = cols[r]
         start = i * dh * w + j * dw
         for b in range(n):
-            src = planes[b * c + ci]
-            for k in range(length):              # (indexed from the plane: no views)
-                row[b * length + k] = src[start + k]
+            dst = cols[r, b * length:(b + 1) * length]        # one run of L: views from 0
+            src = planes[b * c + ci, start:start + length]
+            for k in range(length):
+                dst[k] = src[k]
     return cols
 
 
