@@ -32,3 +32,12 @@ def kernel(fn=None, *, reassociate=False):
         return lambda f: kernel(f, reassociate=reassociate)
     fastmath = {"reassoc", "contract"} if reassociate else False
     return numba.njit(nogil=True, cache=True, fastmath=fastmath)(fn)
+
+
+@helper
+def unsigned(i):
+    """``i`` as an unsigned 64-bit index. Numba checks every signed index for a negative
+    value (Python's a[-1]) inside the loop, and LLVM then no longer vectorises a loop
+    that indexes with computed offsets (``a[start + k]``); loops indexed with unsigned
+    numbers (``for k in range(unsigned(n))``, ``a[unsigned(start) + k]``) skip it."""
+    return numba.uint64(i)

@@ -32,16 +32,17 @@ The caller pads the input (any padding, asymmetric included) before im2col and c
 the padding off col2im's result: a padded copy of x is kh kw times smaller than cols,
 and the kernels' loops stay free of bounds tests.
 
-A note on speed: an accumulating inner loop runs over array *views* from index 0
-(``dst[k] += src[k]``, col2im); written with computed offsets (``a[base + k] += ...``)
-Numba keeps a negative-index check in the loop and LLVM no longer vectorises it (4-5x
-slower here). A plain copy of a short run is the other way round: making two views per
-run costs more than the check, so im2col's wide path and nchw_to_rows index the plane
-from its start (LeNet's conv2 at batch 128: 1.53 -> 1.08 and 1.73 -> 0.27 ms).
+A note on speed: an inner loop runs over array *views* from index 0 (``dst[k] +=
+src[k]``, col2im, im2col_wide's runs of L) or with unsigned offsets (``a[start + k]``,
+start and k unsigned: rows_to_nchw); written with signed computed offsets Numba keeps
+a negative-index check in the loop and LLVM no longer vectorises it (4-8x slower here:
+im2col_wide for 64 of LeNet's conv2 samples 1.2 -> 0.16-0.23 ms). For runs as short
+as W_out a view per run costs more than the check, so im2col_rows' copies of rows take
+views only where a run is a whole row.
 """
 import numpy as np
 
-from ._jit import helper, kernel
+from ._jit import helper, kernel, unsigned
 
 
 @helper
@@ -217,13 +218,14 @@ def rows_to_nchw(y_rows, bias, relu, row_len, out):
         dst = flat[b, o]
         src = y_rows[o]
         bias_o = bias[o] if has_bias else zero[0]
-        for y in range(h_out):                   # (indexed from the rows' starts: no views)
-            start = b * length + y * row_len
-            for x in range(w_out):
+        for y in range(h_out):                   # (unsigned offsets from the rows' starts:
+            start = unsigned(b * length + y * row_len)          # no views, and vectorised)
+            first = unsigned(y * w_out)
+            for x in range(unsigned(w_out)):
                 z = src[start + x] + bias_o
                 if relu == 1:
                     z *= z > 0                   # z [z > 0], in the array's dtype
-                dst[y * w_out + x] = z
+                dst[first + x] = z
 
 
 @kernel

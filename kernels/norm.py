@@ -6,13 +6,18 @@ about eight backward, each with a temporary; here each channel is one pass for i
 statistics and one that writes x_hat and y (forward), one pass for the two sums and one
 that writes dx (backward). Sums and the per-channel scalars are float64. Each kernel runs channels
 c0 .. c1 - 1, so that kernels/ops.py can give each thread its own channels.
+
+The sums may be reordered (``@kernel(reassociate=True)``): LLVM then keeps several
+partial sums in vector registers instead of adding one number at a time (ResNet-20's
+first-stage batch norm, (64, 16, 32, 32), one thread: forward 2.9 -> 0.9 ms, backward
+1.7 -> 0.9 ms). The order is still fixed by the loop, not by the thread count.
 """
 import numpy as np
 
 from ._jit import kernel
 
 
-@kernel
+@kernel(reassociate=True)
 def batch_norm_forward(x, gamma, beta, training, eps, mean, var, inv_std, x_hat, y, c0, c1):
     """Fills x_hat and y (N, C, H, W) and inv_std (C,) for channels c0..c1-1; in training
     also the batch statistics mean and var (C,) (biased variance, two passes), which are
@@ -60,7 +65,7 @@ def batch_norm_forward(x, gamma, beta, training, eps, mean, var, inv_std, x_hat,
                 row_out[k] = g * v + bt
 
 
-@kernel
+@kernel(reassociate=True)
 def batch_norm_backward(dy, x_hat, gamma, inv_std, training, dx, dgamma, dbeta, c0, c1):
     """Fills dgamma, dbeta (C,) and dx (N, C, H, W) for channels c0..c1-1 (dx of size 0:
     not wanted).
