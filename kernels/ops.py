@@ -46,6 +46,14 @@ DIRECT_BATCH_SLICES = 16    # dW of the direct loops: partial sums over 16 slice
 # batch 32 4.1-4.9 ms with 16 MB, 4.3-5.3 ms with 1 MB; batch 128 11.8-13.2 and 11.5-13.8).
 CHUNK_BYTES = 16 << 20
 
+# Pooling is the cheapest pass of a step (a compare or an add per element): it runs in
+# two pieces only when its elements / POOL_ELEMENTS_PER_WORK reach threads.PARALLEL_MIN_
+# ELEMENTS, about 1M elements. Max pooling 2x2 at 2 threads, forward + backward, serial /
+# two pieces: (128, 6, 28, 28) 0.66 / 0.81 ms, (256, 6, 28, 28) 1.26 / 1.23 ms,
+# (256, 18, 28, 28) 3.8 / 3.0 ms. LeNet inference at batch 128 (its first pooling then
+# serial), fresh processes, old / new step medians: 3.04, 2.91, 2.92 / 2.89, 2.76, 2.82 ms.
+POOL_ELEMENTS_PER_WORK = 4
+
 
 class Conv2dNumba(Conv2d):
     """Conv2d through the im2col of kernels/conv.py and one BLAS matrix product per group,
@@ -250,6 +258,11 @@ class Conv2dReLUNumba(Conv2dNumba, Conv2dReLU):
     relu = True
 
 
+def _pool_work(x):
+    """A pooling pass's work over x, for threads.split (POOL_ELEMENTS_PER_WORK)."""
+    return x.size // POOL_ELEMENTS_PER_WORK
+
+
 class MaxPool2dNumba(MaxPool2d):
     """MaxPool2d by direct window loops (kernels/pool.py), pieces of the batch side by
     side; saves one int32 arg-max per output instead of the reference's im2col copy (none
@@ -267,10 +280,10 @@ class MaxPool2dNumba(MaxPool2d):
         x = _c(x)
         if (kh, kw, sh, sw, pt, pl) == (2, 2, 2, 2, 0, 0) and 2 * out.shape[2] <= h and \
                 2 * out.shape[3] <= w:                         # the usual 2x2 / stride 2
-            threads.run_split(n, x.size, lambda a, b: pool.max_pool2d_forward_2x2(
+            threads.run_split(n, _pool_work(x), lambda a, b: pool.max_pool2d_forward_2x2(
                 x[a:b], out[a:b], argmax[a:b]))
         else:
-            threads.run_split(n, x.size, lambda a, b: pool.max_pool2d_forward(
+            threads.run_split(n, _pool_work(x), lambda a, b: pool.max_pool2d_forward(
                 x[a:b], kh, kw, sh, sw, pt, pl, out[a:b], argmax[a:b]))
         self.argmax, self.x_shape = argmax, x.shape
         return out
@@ -279,7 +292,7 @@ class MaxPool2dNumba(MaxPool2d):
         if not self.on_kernels:
             return super().backward(dout)
         dout, dx = _c(dout), np.empty(self.x_shape, dtype=dout.dtype)
-        threads.run_split(len(dx), dx.size, lambda a, b: pool.max_pool2d_backward(
+        threads.run_split(len(dx), _pool_work(dx), lambda a, b: pool.max_pool2d_backward(
             dout[a:b], self.argmax[a:b], dx[a:b]))
         return dx
 
@@ -295,7 +308,7 @@ class AvgPool2dNumba(AvgPool2d):
         self.divisor_c = _c(np.asarray(self.divisor, dtype=x.dtype))
         self.x_shape, x = x.shape, _c(x)
         out = np.empty(x.shape[:2] + self.divisor_c.shape, dtype=x.dtype)
-        threads.run_split(len(x), x.size, lambda a, b: pool.avg_pool2d_forward(
+        threads.run_split(len(x), _pool_work(x), lambda a, b: pool.avg_pool2d_forward(
             x[a:b], self.divisor_c, kh, kw, sh, sw, pt, pl, out[a:b]))
         return out
 
@@ -304,7 +317,7 @@ class AvgPool2dNumba(AvgPool2d):
             return super().backward(dout)
         (kh, kw), (sh, sw), ((pt, _), (pl, _)) = self.kernel, self.stride, self.padding
         dout, dx = _c(dout), np.empty(self.x_shape, dtype=dout.dtype)
-        threads.run_split(len(dx), dx.size, lambda a, b: pool.avg_pool2d_backward(
+        threads.run_split(len(dx), _pool_work(dx), lambda a, b: pool.avg_pool2d_backward(
             dout[a:b], self.divisor_c, kh, kw, sh, sw, pt, pl, dx[a:b]))
         return dx
 
@@ -351,7 +364,7 @@ class LinearNumba(Linear):
         def rows(a, b_):
             np.matmul(x[a:b_], w, out=out[a:b_])
             elementwise.bias_activation(out[a:b_], b, 0)
-        self.pieces = threads.split(len(x), threads.madds(x.size * w.shape[1]))
+        self.pieces = threads.split(len(x), threads.madds(x.size * w.shape[1], blas=True))
         threads.run(rows, self.pieces, blas=True)
         return out
 
