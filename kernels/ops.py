@@ -38,13 +38,18 @@ DIRECT_MAX_CHANNELS = 4
 DIRECT_BATCH_SLICES = 16    # dW of the direct loops: partial sums over 16 slices of the batch
 
 # The columns of one chunk of samples: at most this many bytes, which bounds the memory
-# im2col takes (VGG-16 at 224x224 builds 231 MB of columns per image in its first layers).
-# A piece of the batch that is one chunk keeps its columns for backward. Chunks of about one
-# core's L2 (1 MB: backward recomputes the columns, each chunk read back from the cache)
-# ran LeNet faster at one thread (CPU time per step at batch 128: 20-21 ms with 16 MB,
-# 14-18 ms with 1 MB) but not at two, the default (step medians, six alternating rounds:
-# batch 32 4.1-4.9 ms with 16 MB, 4.3-5.3 ms with 1 MB; batch 128 11.8-13.2 and 11.5-13.8).
-CHUNK_BYTES = 16 << 20
+# im2col takes (VGG-16 at 224x224 builds 231 MB of columns per image in its first layers)
+# and keeps each chunk in one core's L2 cache (2 MB on the Intel build host) while its
+# im2col, products and col2im run one after the other: backward rebuilds the columns,
+# which costs less than reading larger ones back from memory. A piece of the batch that is
+# one chunk keeps its columns for backward. Step medians, 2 threads, 16 MB / 2 MB chunks,
+# Intel Xeon (AVX-512, 2 MB L2), four to six alternating rounds: LeNet training 3x32x32
+# batch 256 21.8 / 18.1 ms, 1x32x32 batch 128 9.1 / 8.5 ms, batch 32 4.2 / 4.3 ms,
+# inference batch 128 3.13 / 2.85 ms; the VGG conv 72.2 / 50.0 ms; ResNet-20 at batch 64
+# 322 / 264 ms. (An earlier measurement, on another build host, had found 1 MB chunks
+# no faster than 16 MB for LeNet at 2 threads: batch 32 4.3-5.3 / 4.1-4.9 ms, batch 128
+# 11.5-13.8 / 11.8-13.2 ms.)
+CHUNK_BYTES = 2 << 20
 
 # Pooling is the cheapest pass of a step (a compare or an add per element): it runs in
 # two pieces only when its elements / POOL_ELEMENTS_PER_WORK reach threads.PARALLEL_MIN_
