@@ -21,7 +21,8 @@ Small work runs in the calling thread (starting threads costs more than a small 
 ``work`` (elements touched) below PARALLEL_MIN_ELEMENTS, or a single piece. For loops and
 products that are mostly multiply-adds, ``madds(count)`` gives their work in those units:
 a vector instruction does MADDS_PER_ELEMENT multiply-adds of float32 in about the time a
-loop moves one element.
+loop moves one element (``madds(count, blas=True)``: BLAS_MADDS_PER_ELEMENT, for a Linear
+layer's product).
 
 The number of threads is Numba's default (the cores this process may use, or
 NUMBA_NUM_THREADS when set); ``set_num_threads`` changes it.
@@ -38,11 +39,12 @@ import numba
 # all run serial); batch 128 11.1-11.3 ms either way.
 PARALLEL_MIN_ELEMENTS = 1 << 18
 MADDS_PER_ELEMENT = 8
-# A BLAS product does its multiply-adds about four times as fast as the loops do theirs
-# (37-47 against 10-17 GMAC/s at one thread on LeNet's shapes): a Linear layer's product
-# goes to two threads only from 32 of them per element, 8M multiply-adds. LeNet at batch
-# 128, 2 threads (Dense 400 -> 120 then serial), fresh processes, old / new step medians:
-# training 7.24, 7.10, 7.48 / 6.90, 6.91, 7.19 ms.
+# A BLAS product does its multiply-adds faster than the loops do theirs (37-47 GMAC/s at
+# one thread on LeNet's conv2 products, about 17 in the direct conv1 loops), and a Linear
+# layer's product is over before a second thread's hand-off (about 85 us a region) pays:
+# it goes to two threads only from 32 multiply-adds per element, 8M in all. LeNet at
+# batch 128, 2 threads (Dense 400 -> 120 then serial), fresh processes, old / new step
+# medians: training 7.24, 7.10, 7.48 / 6.90, 6.91, 7.19 ms.
 BLAS_MADDS_PER_ELEMENT = 32
 
 _STATE = {"threads": max(1, numba.config.NUMBA_NUM_THREADS), "pool": None, "pid": None,
