@@ -37,3 +37,15 @@ def test_throughput_benchmark_runs_each_framework_in_its_own_process(tmp_path):
             assert r["backend"].endswith(f", {cores} threads"), r
     assert [row["case"] for row in result["summary"]] == cases
     assert "| case | minicnn img/s | PyTorch img/s | ratio (min-max) |" in done.stdout
+
+
+def test_profile_ops_accounts_a_step_to_its_kernels():
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "profile_ops.py"),
+         "lenet-train-1x32-b32", "--steps", "2"], capture_output=True, text=True,
+        timeout=600, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any("Conv2dNumba.backward (32, 1, 32, 32)" in line for line in lines), done.stdout
+    assert any("LinearNumba.forward" in line for line in lines), done.stdout
+    assert lines[-1].startswith("kernels ") and " ms step " in lines[-1], done.stdout
