@@ -48,6 +48,8 @@ def main():
     parser.add_argument("case", nargs="?", default="resnet20-train-b64", choices=cases)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
+    import minicnn as mc
+    mc.set_backend("numba")        # the kernels profiled, whatever MINICNN_BACKEND says
     times, calls = instrument()
     step = throughput.make_step("minicnn", args.case)
     for _ in range(3):                                     # compile and warm the caches
