@@ -429,6 +429,57 @@ def test_pieces_side_by_side_give_the_numbers_of_one_piece(threads):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("spin", [None, 0])
+def test_the_pool_returns_pieces_in_order_and_raises_a_pieces_error(spin):
+    """threads.run gives each range's result in order, the calling thread's first; an
+    exception in any piece (a worker's or the caller's) is raised once every piece has
+    finished, and the pool runs the next region as before. With SPIN_YIELDS = 0 the
+    workers never spin: each task then reaches a sleeping worker through its Event."""
+    import threading
+    from minicnn.kernels import threads as kthreads
+    saved = kthreads.num_threads(), kthreads.SPIN_YIELDS
+    kthreads.set_num_threads(3)
+    if spin is not None:
+        kthreads.SPIN_YIELDS = spin
+    try:
+        for _ in range(50):
+            names = kthreads.run(lambda a, b: (a, b, threading.current_thread().name),
+                                 [(0, 1), (1, 2), (2, 3)])
+            assert [n[:2] for n in names] == [(0, 1), (1, 2), (2, 3)]
+            assert names[0][2] == threading.current_thread().name
+            assert sorted(n[2] for n in names[1:]) == ["minicnn-0", "minicnn-1"]
+        ran = []
+
+        def piece(a, b):
+            ran.append(a)
+            if a == bad:
+                raise ZeroDivisionError(f"piece {a}")
+            return a
+        for bad in (0, 2):
+            ran.clear()
+            with pytest.raises(ZeroDivisionError, match=f"piece {bad}"):
+                kthreads.run(piece, [(0, 1), (1, 2), (2, 3)])
+            assert sorted(ran) == [0, 1, 2]                  # every piece ran to its end
+            assert kthreads.run(lambda a, b: a * 10, [(0, 1), (1, 2), (2, 3)]) == [0, 10, 20]
+    finally:
+        kthreads.SPIN_YIELDS = saved[1]
+        kthreads.set_num_threads(saved[0])
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("minicnn-")]
+    assert len(alive) <= saved[0] - 1                       # the 3-thread pool was stopped
+
+
+def test_the_pool_waits_without_the_gil():
+    """The pool's waits spin in compiled code that releases the GIL (a Python loop would
+    hold it, and the pieces could not run): _spin is a Numba dispatcher, nogil."""
+    from minicnn.kernels import threads as kthreads
+    if os.name != "posix":
+        pytest.skip("the pool spins only where libc has sched_yield (POSIX)")
+    assert kthreads._spin.targetoptions.get("nogil") is True
+    flags = np.array([0, 5], dtype=np.int64)
+    assert kthreads._spin(flags, 1, 0, True, 10)             # flags[1] != 0: at once
+    assert not kthreads._spin(flags, 0, 0, True, 10)         # never changes: 10 yields
+
+
 def test_set_num_threads_sets_the_pool_and_refuses_what_is_not_a_count():
     from minicnn.kernels import threads as kthreads
     before = mc.get_num_threads()
