@@ -216,10 +216,11 @@ class _Pool:
                     while self.finished[w] != self.posted[w]:
                         self.done[w].wait()
                         self.done[w].clear()
+            results = [self.results[w] for w in busy]
+            for w in busy:
+                self.results[w] = None      # (the pool keeps no piece's arrays)
         out = [first]
-        for w in busy:
-            ok, value = self.results[w]
-            self.results[w] = None
+        for ok, value in results:
             if not ok:
                 raise value
             out.append(value)
