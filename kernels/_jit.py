@@ -23,14 +23,16 @@ def helper(fn):
     return numba.njit(cache=True, inline="always")(fn)
 
 
-def kernel(fn=None, *, reassociate=False):
-    """Decorator: ``fn`` compiled by Numba, serial, without the GIL. ``@kernel(reassociate=
-    True)`` lets LLVM reorder float sums (and so vectorise a dot product's reduction into
-    several partial sums), for kernels whose inner loop is a dot product; NaN and infinity
-    still propagate."""
+def kernel(fn=None, *, reassociate=False, fma=False):
+    """Decorator: ``fn`` compiled by Numba, serial, without the GIL. ``@kernel(fma=True)``
+    lets LLVM fuse ``a * b + c`` into one multiply-add instruction (FMA: one rounding
+    instead of two), for loops made of multiply-adds; ``@kernel(reassociate=True)`` also
+    lets it reorder float sums (and so vectorise a dot product's reduction into several
+    partial sums), for kernels whose inner loop is a dot product. NaN and infinity still
+    propagate either way."""
     if fn is None:
-        return lambda f: kernel(f, reassociate=reassociate)
-    fastmath = {"reassoc", "contract"} if reassociate else False
+        return lambda f: kernel(f, reassociate=reassociate, fma=fma)
+    fastmath = {"reassoc", "contract"} if reassociate else {"contract"} if fma else False
     return numba.njit(nogil=True, cache=True, fastmath=fastmath)(fn)
 
 

@@ -29,12 +29,22 @@ def _pad(x, padding):
     return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
 
 
-# Convolutions with stride 1, one group and at most this many input channels run by direct
-# loops (kernels/conv_direct.py) instead of im2col + BLAS. Measured at 2 threads, batch 128,
-# 5x5 kernels on 32x32: 1 channel forward 0.64 vs 1.38 ms, dW 0.82 vs 2.8 ms; 3 channels
-# forward 1.73 vs 4.3 ms, dW 1.9 vs 7.0 ms; at 6 channels (LeNet's conv2) im2col is as fast
-# or faster (benchmarks/bench_layers.py prints the per-layer comparison).
+# Convolutions with stride 1 and one group run by direct loops (kernels/conv_direct.py)
+# instead of im2col + BLAS when they have at most DIRECT_MAX_CHANNELS input channels, or
+# at most DIRECT_MAX_OUT_CHANNELS output channels on planes of at least DIRECT_MIN_PIXELS
+# output pixels: the columns cost one copy per kh kw taps of the input, which only
+# amortises over many output channels, and the direct loops run fastest on long planes.
+# Op times, 2 threads, Intel Xeon, forward / backward (dx included where C > 1), im2col
+# against direct: LeNet's conv1 (1 -> 6, 5x5, 32x32, batch 128) 1.15 / 2.61 against
+# 0.49 / 0.62 ms; 3 -> 6 2.35 / 8.98 against 1.22 / 2.83; ResNet's 16 -> 16, 3x3 pad 1,
+# 32x32, batch 64, 4.72 / 8.21 against 3.56 / 5.74; 32 -> 16 10.3 / 19.3 against
+# 7.3 / 11.2; 16 -> 16 on 16x16 1.39 / 2.25 against 1.25 / 2.05; where im2col wins:
+# LeNet's conv2 (6 -> 16 on 10x10) 0.98 / 2.13 against 1.16 / 3.34, 32 -> 32 on 16x16
+# 3.1 / 5.1 against 3.8 / 6.7, 64 -> 64 on 32x32 16.7 / 28.7 against 21.3 / 39.5 ms
+# (benchmarks/bench_layers.py prints the per-layer comparison).
 DIRECT_MAX_CHANNELS = 4
+DIRECT_MAX_OUT_CHANNELS = 16
+DIRECT_MIN_PIXELS = 256
 DIRECT_BATCH_SLICES = 16    # dW of the direct loops: partial sums over 16 slices of the batch
 
 # The columns of one chunk of samples: at most this many bytes, which bounds the memory
@@ -76,8 +86,9 @@ class Conv2dNumba(Conv2d):
     chunks of its piece, and backward adds up the pieces' dW and db. A piece that was one
     chunk (at most CHUNK_BYTES of columns) keeps its columns for backward; otherwise
     backward recomputes them from the saved padded input, which is kh kw times smaller.
-    Few-channel convolutions (stride 1, one group, C <= DIRECT_MAX_CHANNELS) skip the
-    columns and run the direct loops of kernels/conv_direct.py. With ``relu`` set (the
+    Stride-1 convolutions of one group with few channels, or few output channels on large
+    planes (see DIRECT_MAX_CHANNELS), skip the columns and run the direct loops of
+    kernels/conv_direct.py. With ``relu`` set (the
     fused Conv2dReLU) the output pass clips at 0 and the dOut pass applies the mask.
     """
     name = "Conv2d"      # errors and anomaly reports name the op, not its kernel
@@ -96,7 +107,9 @@ class Conv2dNumba(Conv2d):
         self.x_pad, self.x_shape, self.w_shape = _pad(x, self.padding), x.shape, w.shape
         w = _c(w)
         self.w_rows = w.reshape(o, c_g * kh * kw)
-        self.direct = self.groups == 1 and (sh, sw) == (1, 1) and c <= DIRECT_MAX_CHANNELS
+        self.direct = self.groups == 1 and (sh, sw) == (1, 1) and (
+            c <= DIRECT_MAX_CHANNELS or
+            o <= DIRECT_MAX_OUT_CHANNELS and h_out * w_out >= DIRECT_MIN_PIXELS)
         bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
         out = np.empty((n, o, h_out, w_out), dtype=x.dtype)
         self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
@@ -183,7 +196,12 @@ class Conv2dNumba(Conv2d):
         slices = len(self.bounds) - 1                      # float64 partial sums per slice
         dw_parts = np.zeros((slices,) + self.w_shape if want_parts else (0,) + self.w_shape)
         db_parts = np.zeros((slices, self.w_shape[0]) if want_parts else (0, self.w_shape[0]))
-        w = self.w_rows.reshape(self.w_shape)
+        o, _, kh, kw = self.w_shape
+        top, left = (kh - 1) * dh, (kw - 1) * dw_          # dZ's padding for the full
+        h_out, w_out = dout.shape[2:]                     # correlation that gives dx
+        # W flipped in (i, j), its axes (O, C) swapped: dx_pad = forward(padded dZ, w_full)
+        w_full = _c(self.w_rows.reshape(self.w_shape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        no_bias = np.empty(0, dtype=dout.dtype)
 
         def piece(s0, s1):
             lo, hi = self.bounds[s0], self.bounds[s1]
@@ -192,8 +210,9 @@ class Conv2dNumba(Conv2d):
                     self.x_pad[lo:hi], dout[lo:hi], self.y[lo:hi], dh, dw_,
                     self.bounds[s0:s1 + 1] - lo, dw_parts[s0:s1], db_parts[s0:s1])
             if want_dx:
-                conv_direct.conv2d_direct_backward_data(dout[lo:hi], self.y[lo:hi], w, dh, dw_,
-                                                        dx_pad[lo:hi])
+                dz = np.empty((hi - lo, o, h_out + 2 * top, w_out + 2 * left), dtype=dout.dtype)
+                conv_direct.pad_masked(dout[lo:hi], self.y[lo:hi], top, left, dz)
+                conv_direct.conv2d_direct_forward(dz, w_full, no_bias, 0, dh, dw_, dx_pad[lo:hi])
         threads.run(piece, self.slices)
         dw = dw_parts.sum(axis=0).astype(dout.dtype) if want_dw else None
         db = db_parts.sum(axis=0).astype(dout.dtype) if want_db else None

@@ -91,17 +91,54 @@ def test_conv2d_direct_kernel_matches_reference(op_name, dtype, case, seed, bias
 
 
 @pytest.mark.parametrize("op_name", CONV_OPS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=30)
+@given(case=conv_cases(max_groups=1, max_stride=1, max_kernel=5, max_channels_per_group=9),
+       seed=seeds, bias=st.booleans())
+def test_conv2d_direct_kernel_with_more_channels_and_taps(op_name, dtype, case, seed, bias):
+    """The direct loops forced on for up to 9 channels in and out (blocks of four output
+    channels, full and partial) and kernels up to 5 wide (taps in passes of three, two and
+    one): the same numbers as the reference."""
+    from minicnn.kernels import ops
+    saved, ops.DIRECT_MAX_CHANNELS = ops.DIRECT_MAX_CHANNELS, 1000
+    try:
+        op = assert_conv_backends_agree(op_name, case, seed, dtype, bias)
+        assert op.direct
+    finally:
+        ops.DIRECT_MAX_CHANNELS = saved
+
+
+@pytest.mark.parametrize("shape, direct", [
+    ((2, 1, 32, 32, 6, 5, 0), True),        # LeNet's conv1: one channel
+    ((2, 16, 32, 32, 16, 3, 1), True),      # ResNet's first stage: 16 channels, 32x32
+    ((2, 16, 16, 16, 16, 3, 1), True),      # 256 output pixels
+    ((2, 6, 14, 14, 16, 5, 0), False),      # LeNet's conv2: 10x10 is too small a plane
+    ((2, 16, 32, 32, 32, 3, 1), False),     # 32 output channels: im2col pays
+])
+def test_conv2d_takes_the_direct_loops_where_they_are_faster(shape, direct):
+    """Which stride-1 convolutions the numba backend runs by direct loops (see
+    kernels/ops.py's DIRECT_MAX_CHANNELS): few input channels, or few output channels on
+    large planes."""
+    n, c, h, w, o, k, p = shape
+    x, wt = random_array(0, (n, c, h, w)), random_array(1, (o, c, k, k))
+    op = assert_backends_agree(lambda x, w: F.conv2d(x, w, padding=p), [x, wt], "float32",
+                               "Conv2dNumba")
+    assert op.direct == direct
+
+
+@pytest.mark.parametrize("op_name", CONV_OPS)
 @settings(max_examples=20)
 @given(case=conv_cases(max_groups=1, max_stride=1), seed=seeds)
 def test_conv2d_im2col_kernel_for_few_channels(op_name, case, seed):
     """With the direct loops switched off the same cases take im2col and agree too."""
     from minicnn.kernels import ops
-    saved, ops.DIRECT_MAX_CHANNELS = ops.DIRECT_MAX_CHANNELS, 0
+    saved = ops.DIRECT_MAX_CHANNELS, ops.DIRECT_MAX_OUT_CHANNELS
+    ops.DIRECT_MAX_CHANNELS = ops.DIRECT_MAX_OUT_CHANNELS = 0
     try:
         op = assert_conv_backends_agree(op_name, case, seed, "float32")
         assert not op.direct
     finally:
-        ops.DIRECT_MAX_CHANNELS = saved
+        ops.DIRECT_MAX_CHANNELS, ops.DIRECT_MAX_OUT_CHANNELS = saved
 
 
 @pytest.mark.parametrize("padding", [((0, 2), (1, 0)), ((3, 0), (0, 3))])
