@@ -152,8 +152,9 @@ def _im2col(layer, ops, output_shape):
     reference (functional/conv.py) keeps cols (N, g, K, P); the Numba kernel
     (kernels/ops.py) builds (C kh kw, n L) for chunks of n samples (L = P, or a few more
     columns in the wide layout of stride-1 convolutions) in each thread's piece of the
-    batch, keeps them for backward when each piece was one chunk, and few-channel stride-1
-    convolutions build none (direct loops)."""
+    batch, keeps them for backward when each piece was one chunk, and the stride-1
+    convolutions that take the direct loops (few channels, or few output channels on
+    large planes) build none."""
     conv = next((fn for fn in ops if isinstance(fn, Conv2d)), None)
     if not isinstance(layer, Conv2D) or conv is None:
         return None
