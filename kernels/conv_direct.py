@@ -38,7 +38,7 @@ Backward:
 """
 import numpy as np
 
-from ._jit import kernel
+from ._jit import helper, kernel
 from .conv import widen_masked
 
 
@@ -117,6 +117,12 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
                     dst[x] = row[x] * (row[x] > 0) if relu else row[x]
 
 
+@helper
+def _add_products(t0, t1, t2, d, u0, u1, u2):
+    """(t0 + d u0, t1 + d u1, t2 + d u2): one output channel's three tap sums, one step."""
+    return t0 + d * u0, t1 + d * u1, t2 + d * u2
+
+
 @kernel(reassociate=True)
 def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_parts):
     """Partial sums of dW and db over S consecutive slices of the batch, slice s being
@@ -165,18 +171,10 @@ def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_p
                             for q in range(length):
                                 u0, u1, u2 = s0[q], s1[q], s2[q]
                                 d0, d1, d2, d3 = z0[q], z1[q], z2[q], z3[q]
-                                t00 += d0 * u0
-                                t01 += d0 * u1
-                                t02 += d0 * u2
-                                t10 += d1 * u0
-                                t11 += d1 * u1
-                                t12 += d1 * u2
-                                t20 += d2 * u0
-                                t21 += d2 * u1
-                                t22 += d2 * u2
-                                t30 += d3 * u0
-                                t31 += d3 * u1
-                                t32 += d3 * u2
+                                t00, t01, t02 = _add_products(t00, t01, t02, d0, u0, u1, u2)
+                                t10, t11, t12 = _add_products(t10, t11, t12, d1, u0, u1, u2)
+                                t20, t21, t22 = _add_products(t20, t21, t22, d2, u0, u1, u2)
+                                t30, t31, t32 = _add_products(t30, t31, t32, d3, u0, u1, u2)
                             sums = ((t00, t01, t02), (t10, t11, t12), (t20, t21, t22),
                                     (t30, t31, t32))
                             for k in range(block):
