@@ -189,8 +189,8 @@ def col2im_rows(cols, dx_pad, kh, kw, sh, sw, dh, dw, h_out, w_out, row_len):
 @kernel
 def rows_to_nchw(y_rows, bias, relu, row_len, out):
     """Fills out (N, O, H_out, W_out) from the product y_rows (O, N L) (im2col_rows'
-    layout, L = (H_out - 1) row_len + W_out), plus the bias (fused; a bias of length 0
-    means none), clipped at 0 when relu = 1 (the fused Conv2dReLU).
+    layout, L = (H_out - 1) row_len + W_out), plus the bias (O,) (fused; zeros for a layer
+    without one), clipped at 0 when relu = 1 (the fused Conv2dReLU).
 
     As plain loops:
         for n, o, y, x:
@@ -202,14 +202,12 @@ def rows_to_nchw(y_rows, bias, relu, row_len, out):
     n, o_count, h_out, w_out = out.shape
     length = (h_out - 1) * row_len + w_out
     flat = out.reshape(n, o_count, h_out * w_out)
-    has_bias = bias.shape[0] > 0
-    zero = np.zeros(1, dtype=out.dtype)          # (a 0 of the output's dtype)
     for no in range(n * o_count):
         b = no // o_count
         o = no % o_count
         dst = flat[b, o]
         src = y_rows[o]
-        bias_o = bias[o] if has_bias else zero[0]
+        bias_o = bias[o]
         for y in range(h_out):                   # (unsigned offsets from the rows' starts:
             start = unsigned(b * length + y * row_len)          # no views, and vectorised)
             first = unsigned(y * w_out)

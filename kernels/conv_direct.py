@@ -43,10 +43,11 @@ from .conv import widen_masked
 
 
 @kernel(fma=True)
-def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
+def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, acc, out):
     """Fills out (N, O, H_out, W_out) = act(conv2d(x_pad, w) + bias), stride 1; x_pad
     (N, C, H_pad, W_pad) is already padded; a bias of length 0 means none; relu = 1 clips
-    at 0 (the fused Conv2dReLU), 0 leaves it.
+    at 0 (the fused Conv2dReLU), 0 leaves it. acc (4, H_out W_pad), of out's dtype, is
+    scratch (the caller's: a kernel that allocates compiles NumPy's allocation too).
 
     As plain loops:
         for n, o, y, x:
@@ -59,7 +60,6 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, out):
     length = (h_out - 1) * w_pad + w_out
     has_bias = bias.shape[0] > 0
     blocks = (o_count + 3) // 4                 # output channels o .. o + 3 together
-    acc = np.empty((4, h_out * w_pad), dtype=out.dtype)
     a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
     for nb in range(n_count * blocks):
         n = nb // blocks
@@ -124,12 +124,14 @@ def _add_products(t0, t1, t2, d, u0, u1, u2):
 
 
 @kernel(reassociate=True)
-def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_parts):
+def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, wide, dw_parts,
+                                  db_parts):
     """Partial sums of dW and db over S consecutive slices of the batch, slice s being
     samples bounds[s] to bounds[s + 1] - 1: fills dw_parts (S, O, C, kh, kw) and db_parts
     (S, O) (float64, zeroed by the caller, who adds up the S parts). dOut (N, O, H_out,
     W_out) is masked by the fused ReLU when y (the forward output) is given (a y of size 0
-    means no ReLU).
+    means no ReLU). wide (4, H_out W_pad), of dOut's dtype and zeroed by the caller, is
+    scratch: four channels of dZ with row length W_pad (its gap columns stay 0).
 
     As plain loops:
         dZ = dOut * [y > 0]   (or dOut)
@@ -144,9 +146,8 @@ def conv2d_direct_backward_weight(x_pad, dout, y, dh, dw, bounds, dw_parts, db_p
     h_out, w_out = dout.shape[2], dout.shape[3]
     length = (h_out - 1) * w_pad + w_out
     masked = y.size > 0
-    zero = np.zeros(1, dtype=dout.dtype)[0]          # (0.0 would make the sums float64)
-    wide = np.zeros((4, h_out * w_pad), dtype=dout.dtype)  # dZ[n, o .. o + 3], row length
-    z0, z1, z2, z3 = wide[0], wide[1], wide[2], wide[3]    # W_pad (the gaps stay 0)
+    zero = wide[0, 0]                         # a 0 of dOut's dtype (0.0 would make the
+    z0, z1, z2, z3 = wide[0], wide[1], wide[2], wide[3]    # sums float64)
     for s in range(slices):
         for n in range(bounds[s], bounds[s + 1]):
             for o in range(0, o_count, 4):

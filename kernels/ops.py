@@ -118,6 +118,7 @@ class Conv2dNumba(Conv2d):
             self.slices = self._slices(n, out.size)
             threads.run(lambda s0, s1: conv_direct.conv2d_direct_forward(
                 self.x_pad[self.bounds[s0]:self.bounds[s1]], w, bias, int(self.relu), dh, dw,
+                _scratch(h_out, self.x_pad.shape[3], x.dtype),
                 out[self.bounds[s0]:self.bounds[s1]]), self.slices)
             return out
         # wide rows for stride 1, unless the extra columns would cost over half again
@@ -125,12 +126,13 @@ class Conv2dNumba(Conv2d):
         wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
         self.row_len = w_pad if wide else w_out
         self.pieces = threads.split(n, threads.madds(out.size * c_g * kh * kw))
+        bias_or_zeros = bias if len(bias) else np.zeros(o, dtype=x.dtype)
 
         def piece(start, stop):                  # one thread: im2col, W @ cols, copy out
             for a, b_ in self._chunks(start, stop, h_out, w_out, x.itemsize):
                 cols = self._im2col(a, b_, h_out, w_out)
-                conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias, int(self.relu),
-                                  self.row_len, out[a:b_])
+                conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias_or_zeros,
+                                  int(self.relu), self.row_len, out[a:b_])
             one_chunk = (a, b_) == (start, stop) and cols.nbytes <= CHUNK_BYTES
             return cols if one_chunk else None           # kept: no second im2col
         kept = threads.run(piece, self.pieces, blas=True)
@@ -208,11 +210,15 @@ class Conv2dNumba(Conv2d):
             if want_parts:
                 conv_direct.conv2d_direct_backward_weight(
                     self.x_pad[lo:hi], dout[lo:hi], self.y[lo:hi], dh, dw_,
-                    self.bounds[s0:s1 + 1] - lo, dw_parts[s0:s1], db_parts[s0:s1])
+                    self.bounds[s0:s1 + 1] - lo,
+                    _scratch(h_out, self.x_pad.shape[3], dout.dtype),
+                    dw_parts[s0:s1], db_parts[s0:s1])
             if want_dx:
                 dz = np.empty((hi - lo, o, h_out + 2 * top, w_out + 2 * left), dtype=dout.dtype)
                 conv_direct.pad_masked(dout[lo:hi], self.y[lo:hi], top, left, dz)
-                conv_direct.conv2d_direct_forward(dz, w_full, no_bias, 0, dh, dw_, dx_pad[lo:hi])
+                conv_direct.conv2d_direct_forward(
+                    dz, w_full, no_bias, 0, dh, dw_, _scratch(dx_pad.shape[2], dz.shape[3],
+                                                              dz.dtype), dx_pad[lo:hi])
         threads.run(piece, self.slices)
         dw = dw_parts.sum(axis=0).astype(dout.dtype) if want_dw else None
         db = db_parts.sum(axis=0).astype(dout.dtype) if want_db else None
@@ -265,6 +271,12 @@ class Conv2dNumba(Conv2d):
         for gi in range(g):
             out[gi * og:(gi + 1) * og] = w_rows[gi * og:(gi + 1) * og] @ cols[gi * k:(gi + 1) * k]
         return out
+
+
+def _scratch(h_out, w_pad, dtype):
+    """Four planes of h_out rows of w_pad zeros: the direct loops' scratch (allocated here
+    by NumPy, so that the kernels compile no allocation of their own)."""
+    return np.zeros((4, h_out * w_pad), dtype=dtype)
 
 
 def _total(parts, shape, dtype):
