@@ -45,8 +45,9 @@ from .conv import widen_masked
 @kernel(fma=True)
 def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, acc, out):
     """Fills out (N, O, H_out, W_out) = act(conv2d(x_pad, w) + bias), stride 1; x_pad
-    (N, C, H_pad, W_pad) is already padded; a bias of length 0 means none; relu = 1 clips
-    at 0 (the fused Conv2dReLU), 0 leaves it. acc (4, H_out W_pad), of out's dtype, is
+    (N, C, H_pad, W_pad) is already padded; bias (O,) (zeros for a layer without one);
+    relu = 1 clips at 0 (the fused Conv2dReLU), 0 leaves it. acc (4, H_out W_pad), of out's
+    dtype, is
     scratch (the caller's: a kernel that allocates compiles NumPy's allocation too).
 
     As plain loops:
@@ -58,7 +59,6 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, acc, out):
     o_count, _, kh, kw = w.shape
     h_out, w_out = out.shape[2], out.shape[3]
     length = (h_out - 1) * w_pad + w_out
-    has_bias = bias.shape[0] > 0
     blocks = (o_count + 3) // 4                 # output channels o .. o + 3 together
     a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
     for nb in range(n_count * blocks):
@@ -68,7 +68,7 @@ def conv2d_direct_forward(x_pad, w, bias, relu, dh, dw, acc, out):
         o0, o1, o2, o3 = o, min(o + 1, o_count - 1), min(o + 2, o_count - 1), \
             min(o + 3, o_count - 1)
         for k, ok in enumerate((o0, o1, o2, o3)):
-            acc[k, :] = bias[ok] if has_bias else 0
+            acc[k, :] = bias[ok]
         for c in range(c_count):
             x_flat = x_pad[n, c].reshape(h_pad * w_pad)
             for i in range(kh):
@@ -194,19 +194,9 @@ def pad_masked(dout, y, top, left, dz):
         for n, o, y, x:  dz[n, o, top + y, left + x] = dOut[n, o, y, x] [y[n, o, y, x] > 0]
     """
     n_count, o_count, h_z, w_z = dz.shape
-    h_out, w_out = dout.shape[2], dout.shape[3]
     masked = y.size > 0
     for n in range(n_count):
         for o in range(o_count):
-            plane = dz[n, o]
-            plane[:, :] = 0
-            for yy in range(h_out):
-                row = plane[top + yy, left:left + w_out]
-                src = dout[n, o, yy]
-                if masked:
-                    keep = y[n, o, yy]
-                    for x in range(w_out):
-                        row[x] = src[x] * (keep[x] > 0)
-                else:
-                    for x in range(w_out):
-                        row[x] = src[x]
+            plane = dz[n, o].reshape(h_z * w_z)
+            plane[:] = 0
+            widen_masked(dout, y, masked, n, o, w_z, plane[top * w_z + left:])

@@ -41,7 +41,7 @@ def _pad(x, padding):
 # 7.3 / 11.2; 16 -> 16 on 16x16 1.39 / 2.25 against 1.25 / 2.05; where im2col wins:
 # LeNet's conv2 (6 -> 16 on 10x10) 0.98 / 2.13 against 1.16 / 3.34, 32 -> 32 on 16x16
 # 3.1 / 5.1 against 3.8 / 6.7, 64 -> 64 on 32x32 16.7 / 28.7 against 21.3 / 39.5 ms
-# (benchmarks/bench_layers.py prints the per-layer comparison).
+# (each op alone, these limits set so that it takes one path or the other).
 DIRECT_MAX_CHANNELS = 4
 DIRECT_MAX_OUT_CHANNELS = 16
 DIRECT_MIN_PIXELS = 256
@@ -88,8 +88,8 @@ class Conv2dNumba(Conv2d):
     backward recomputes them from the saved padded input, which is kh kw times smaller.
     Stride-1 convolutions of one group with few channels, or few output channels on large
     planes (see DIRECT_MAX_CHANNELS), skip the columns and run the direct loops of
-    kernels/conv_direct.py. With ``relu`` set (the
-    fused Conv2dReLU) the output pass clips at 0 and the dOut pass applies the mask.
+    kernels/conv_direct.py. With ``relu`` set (the fused Conv2dReLU) the output pass clips
+    at 0 and the dOut pass applies the mask.
     """
     name = "Conv2d"      # errors and anomaly reports name the op, not its kernel
     relu = False
@@ -110,7 +110,7 @@ class Conv2dNumba(Conv2d):
         self.direct = self.groups == 1 and (sh, sw) == (1, 1) and (
             c <= DIRECT_MAX_CHANNELS or
             o <= DIRECT_MAX_OUT_CHANNELS and h_out * w_out >= DIRECT_MIN_PIXELS)
-        bias = _c(b) if b is not None else np.empty(0, dtype=x.dtype)
+        bias = _c(b) if b is not None else np.zeros(o, dtype=x.dtype)   # (O,), fused
         out = np.empty((n, o, h_out, w_out), dtype=x.dtype)
         self.y = out if self.relu else np.empty((0, 0, 0, 0), dtype=x.dtype)
         self.cols = None
@@ -126,13 +126,12 @@ class Conv2dNumba(Conv2d):
         wide = (sh, sw) == (1, 1) and 2 * ((h_out - 1) * w_pad + w_out) <= 3 * h_out * w_out
         self.row_len = w_pad if wide else w_out
         self.pieces = threads.split(n, threads.madds(out.size * c_g * kh * kw))
-        bias_or_zeros = bias if len(bias) else np.zeros(o, dtype=x.dtype)
 
         def piece(start, stop):                  # one thread: im2col, W @ cols, copy out
             for a, b_ in self._chunks(start, stop, h_out, w_out, x.itemsize):
                 cols = self._im2col(a, b_, h_out, w_out)
-                conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias_or_zeros,
-                                  int(self.relu), self.row_len, out[a:b_])
+                conv.rows_to_nchw(self._per_group(self.w_rows, cols), bias, int(self.relu),
+                                  self.row_len, out[a:b_])
             one_chunk = (a, b_) == (start, stop) and cols.nbytes <= CHUNK_BYTES
             return cols if one_chunk else None           # kept: no second im2col
         kept = threads.run(piece, self.pieces, blas=True)
@@ -201,9 +200,9 @@ class Conv2dNumba(Conv2d):
         o, _, kh, kw = self.w_shape
         top, left = (kh - 1) * dh, (kw - 1) * dw_          # dZ's padding for the full
         h_out, w_out = dout.shape[2:]                     # correlation that gives dx
-        # W flipped in (i, j), its axes (O, C) swapped: dx_pad = forward(padded dZ, w_full)
-        w_full = _c(self.w_rows.reshape(self.w_shape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        no_bias = np.empty(0, dtype=dout.dtype)
+        if want_dx:     # W flipped in (i, j), axes (O, C) swapped: dx_pad = forward(dZ, w_full)
+            w_full = _c(self.w_rows.reshape(self.w_shape)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            no_bias = np.zeros(w_full.shape[0], dtype=dout.dtype)
 
         def piece(s0, s1):
             lo, hi = self.bounds[s0], self.bounds[s1]
